@@ -1,0 +1,4 @@
+//! mkrescue: capture a host's disk layout and files into bootable rescue media.
+
+pub mod cli;
+pub mod probe;

@@ -1,0 +1,6 @@
+//! Shared by mkrescue and restore-tui: the mountlist model and its file format, size
+//! parsing and printing, validation, and the pure layout edits a restore needs.
+//! Nothing here touches a terminal or a disk.
+
+pub mod mountlist;
+pub mod size;

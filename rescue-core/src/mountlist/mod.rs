@@ -1,0 +1,11 @@
+//! The mountlist: model, JSON file format, validation, edits, resize and disk mapping.
+
+mod file;
+mod model;
+pub mod render;
+pub mod resize;
+pub mod edit;
+pub mod validate;
+
+pub use file::{from_json, read_file, to_json, LoadError};
+pub use model::*;

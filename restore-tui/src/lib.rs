@@ -1,0 +1,3 @@
+//! restore-tui: rebuild the disks described by a mountlist and restore files.
+
+pub mod cli;
