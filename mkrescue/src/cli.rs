@@ -1,2 +1,57 @@
-//! placeholder
-pub fn main() -> i32 { 0 }
+//! Command-line parsing and dispatch; each command's work lives in its own module.
+
+use crate::mountlist_cmd::{self, MountlistArgs};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mkrescue",
+    version,
+    about = "Make bootable rescue media that can rebuild this Linux host's disks and files",
+    long_about = "Make bootable rescue media that can rebuild this Linux host's disks and files.\n\n\
+                  mkrescue captures the disk layout (the mountlist) and the files of a running \
+                  host; restore-tui, booted from the media, rebuilds the disks and restores \
+                  the files."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the disk layout (the mountlist) that rescue media of this host would carry
+    #[command(
+        long_about = "Print the disk layout (the mountlist) that rescue media of this host would \
+                      carry: every disk holding a mounted filesystem or an active swap, all of \
+                      its partitions, each filesystem with its UUID, label, mount point and \
+                      creation parameters, and how /etc/fstab refers to it.\n\n\
+                      With --input it reads a saved mountlist instead, checks it and prints it; \
+                      with --disk-map it shows how the layout would be laid onto other disks."
+    )]
+    Mountlist(MountlistArgs),
+}
+
+/// Runs mkrescue with the process arguments and returns the exit code:
+/// 0 success, 1 failure, 2 usage error.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = e.exit_code();
+            // Printing help or the usage error can only fail on a closed stdout/stderr.
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Mountlist(args) => mountlist_cmd::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}

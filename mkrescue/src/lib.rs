@@ -1,4 +1,6 @@
 //! mkrescue: capture a host's disk layout and files into bootable rescue media.
 
 pub mod cli;
+pub mod mountlist_cmd;
+pub mod output;
 pub mod probe;

@@ -1,10 +1,11 @@
 //! The mountlist: model, JSON file format, validation, edits, resize and disk mapping.
 
+pub mod disk_map;
+pub mod edit;
 mod file;
 mod model;
 pub mod render;
 pub mod resize;
-pub mod edit;
 pub mod validate;
 
 pub use file::{from_json, read_file, to_json, LoadError};
