@@ -13,9 +13,9 @@
 //!    the binary is looked up beside the test executable: a test runs as
 //!    `<target-dir>/<profile>/deps/<test>-<hash>`, and cargo puts the workspace's binaries in
 //!    `<target-dir>/<profile>/`. This follows `CARGO_TARGET_DIR` and the profile without
-//!    asking cargo. Such a run needs `cargo build -p mkrescue` first; a missing binary or one
-//!    older than the sources of mkrescue and rescue-core (`*/src`) is an error that says so,
-//!    so a stale build is never tested by mistake.
+//!    asking cargo. Such a run needs `cargo build -p mkrescue` first; a missing binary, or
+//!    one older than a source file it was built from (the list cargo keeps beside it in
+//!    `mkrescue.d`), is an error that says so, so a stale build is never tested by mistake.
 //!
 //! # Skips
 //!
@@ -43,7 +43,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
 // Running commands
@@ -298,36 +298,58 @@ pub fn mkrescue_bin() -> PathBuf {
                 bin.display()
             )
         });
-    // Only sources whose every change makes cargo rebuild the binary: anything else
-    // (a test, a comment in Cargo.toml) would call a fresh binary stale.
-    let root = workspace_root();
-    let sources = [root.join("mkrescue/src"), root.join("rescue-core/src")];
-    if let Some((newest, path)) = sources.iter().filter_map(|p| newest_mtime(p)).max() {
+    // The sources the binary was built from, as cargo recorded them beside it: if one is
+    // newer (or gone), `cargo build` would rebuild it, so this one is stale.
+    for source in dep_info_sources(&bin.with_extension("d")) {
+        let changed = fs::metadata(&source).and_then(|m| m.modified());
+        let stale = match &changed {
+            Ok(time) => *time > built,
+            Err(_) => true,
+        };
         assert!(
-            newest <= built,
-            "{} is older than {}: rebuild it with `cargo build -p mkrescue` \
+            !stale,
+            "{} is older than {} ({}): rebuild it with `cargo build -p mkrescue` \
              (scripts/test does), or set MKRESCUE_BIN",
             bin.display(),
-            path.display()
+            source.display(),
+            if changed.is_ok() {
+                "changed since"
+            } else {
+                "gone"
+            },
         );
     }
     bin
 }
 
-/// The newest modification time under `path` (files only).
-fn newest_mtime(path: &Path) -> Option<(SystemTime, PathBuf)> {
-    let meta = fs::symlink_metadata(path).ok()?;
-    if meta.is_file() {
-        return Some((meta.modified().ok()?, path.to_path_buf()));
+/// The dependencies in a Makefile-style dep-info file that cargo writes beside each
+/// binary (`<target>/<profile>/mkrescue.d`: "OUTPUT: SOURCE SOURCE ...", spaces in names
+/// escaped with a backslash). Empty when there is no such file.
+pub fn dep_info_sources(dep_info: &Path) -> Vec<PathBuf> {
+    let Ok(text) = fs::read_to_string(dep_info) else {
+        return Vec::new();
+    };
+    let Some((_, deps)) = text.lines().next().and_then(|l| l.split_once(": ")) else {
+        return Vec::new();
+    };
+    let mut sources = Vec::new();
+    let mut current = String::new();
+    let mut chars = deps.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ' ' => {
+                if !current.is_empty() {
+                    sources.push(PathBuf::from(std::mem::take(&mut current)));
+                }
+            }
+            _ => current.push(c),
+        }
     }
-    if !meta.is_dir() {
-        return None;
+    if !current.is_empty() {
+        sources.push(PathBuf::from(current));
     }
-    fs::read_dir(path)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| newest_mtime(&e.path()))
-        .max()
+    sources
 }
 
 /// A command running the mkrescue binary under test with `args`.
@@ -357,9 +379,16 @@ pub struct HostLock {
     path: PathBuf,
 }
 
-/// Waits (up to 30 minutes) for the host lock.
+/// Waits (up to 30 minutes) for the host lock: /run/lock/mkrescue-host-tests.lock (on
+/// tmpfs, so a reboot clears it; the same for every run whatever its TMPDIR).
 pub fn host_lock() -> HostLock {
-    let path = std::env::temp_dir().join("mkrescue-host-tests.lock");
+    let dir = Path::new("/run/lock");
+    let dir = if dir.is_dir() {
+        dir.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let path = dir.join("mkrescue-host-tests.lock");
     let me = std::process::id().to_string();
     let deadline = Instant::now() + Duration::from_secs(30 * 60);
     loop {
@@ -970,6 +999,22 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn dep_info_lists_sources_with_escaped_spaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mkrescue.d");
+        fs::write(
+            &file,
+            "/t/debug/mkrescue: /w/a.rs /w/my\\ dir/b.rs  /w/c.rs\n\n",
+        )
+        .unwrap();
+        assert_eq!(
+            dep_info_sources(&file),
+            ["/w/a.rs", "/w/my dir/b.rs", "/w/c.rs"].map(PathBuf::from)
+        );
+        assert!(dep_info_sources(&dir.path().join("missing.d")).is_empty());
     }
 
     #[test]

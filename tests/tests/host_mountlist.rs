@@ -1,9 +1,13 @@
 //! `mkrescue mountlist` against real disks.
 //!
-//! - As root: a GPT and an MBR disk on loop devices, made with sfdisk and mkfs and mounted
-//!   under a temp root, captured with `mkrescue mountlist --root DIR --json`; every field of
-//!   the JSON is compared with what sfdisk, blkid, findmnt, dumpe2fs, xfs_db, minfo, mkswap,
-//!   df, sysfs and the fstab written here say. And the host's own root disk.
+//! - As root: a GPT and an MBR disk on loop devices (and, apart, two whole-disk filesystems,
+//!   ext4 and btrfs), made with sfdisk and mkfs and mounted under a temp root, captured with
+//!   `mkrescue mountlist --root DIR --json`; every field of the JSON is compared with what
+//!   sfdisk, blkid, findmnt, dumpe2fs, xfs_db, btrfs, minfo, mkswap, df, sysfs and the fstab
+//!   written here say. A field this file does not know fails the test, so a new field gets
+//!   a check. And the host's own root disk, found with findmnt.
+//! - Root tests hold [`host_tests::host_lock`], so their loop disks never come and go in the
+//!   middle of another test's capture.
 //! - As anyone: bad input gives exit 1 (or 2 for usage) with a clear message, never a panic.
 //!
 //! The JSON is read as `serde_json::Value` so these tests do not depend on the mkrescue

@@ -311,7 +311,7 @@ fn read_gpt_copy<R: Read + Seek>(
     check_gpt_header(&header, lba, last_lba, ss)?;
     let entries = header
         .read_partitions(&mut *disk.dev, ss)
-        .map_err(|e| gpt_reason(e, header.partition_entry_lba * ss))?;
+        .map_err(|e| gpt_reason(e, header.partition_entry_lba.saturating_mul(ss)))?;
     Ok(GptCopy { header, entries })
 }
 
@@ -498,9 +498,10 @@ fn msdos_partition(
 /// EBR, and the first extended-type entry links to the next EBR relative to the start of
 /// the extended partition. This is done here rather than with mbrman's `MBR::read_from`,
 /// which computes the same starts but in u32 without overflow checks (a crafted EBR
-/// panics a debug build), treats 0xc5/0xd5 as extended where the kernel does not, rejects
-/// an EBR whose unused 3rd/4th entries hold stray boot flags, and drops the whole table
-/// when one link is broken instead of keeping the partitions before it.
+/// panics a debug build), treats 0xc5/0xd5 as extended where the kernel does not, refuses
+/// links that point backwards, keeps empty EBR entries as logical partitions the kernel
+/// does not create, and drops the whole table when one link is broken instead of keeping
+/// the partitions before it.
 fn read_logicals<R: Read + Seek>(
     disk: &mut DiskReader<'_, R>,
     extended: &RawEntry,
@@ -865,6 +866,31 @@ mod tests {
         let disk = gpt_disk();
         let r = read_table(&mut Cursor::new(&disk), "/dev/sdz", 300, 512).unwrap();
         assert!(r.warnings[0].contains("resized"), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn gpt_on_4k_sectors() {
+        let ss = 4096u64;
+        let mut cur = Cursor::new(vec![0u8; 64 * 4096]);
+        let mut gpt = gptman::GPT::new_from(&mut cur, ss, [7; 16]).unwrap();
+        gpt[1] = GPTPartitionEntry {
+            partition_type_guid: [0xaa; 16],
+            unique_partition_guid: [0xbb; 16],
+            starting_lba: 8,
+            ending_lba: 40,
+            attribute_bits: 0,
+            partition_name: "four k".into(),
+        };
+        gpt.write_into(&mut cur).unwrap();
+        gptman::GPT::write_protective_mbr_into(&mut cur, ss).unwrap();
+        let disk = cur.into_inner();
+        let r = read_table(&mut Cursor::new(&disk), "/dev/nvme0n1", 64, 4096).unwrap();
+        let p = &r.partitions[0];
+        assert_eq!((p.start, p.size), (8, 33));
+        assert_eq!(p.path, "/dev/nvme0n1p1");
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        // Read with the wrong sector size, the header is not found where expected.
+        assert!(read_table(&mut Cursor::new(&disk), "/dev/x", 512, 512).is_err());
     }
 
     #[test]
