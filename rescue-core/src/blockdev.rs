@@ -44,6 +44,9 @@ mod tests {
         std::fs::write(dir.join("size"), "2048\n").unwrap();
         assert_eq!(size_bytes("/dev/vdb", sys.path()).unwrap(), 1 << 20);
         let err = size_bytes("/dev/vdc", sys.path()).unwrap_err();
-        assert!(err.to_string().contains("/dev/vdc is not an attached"), "{err}");
+        assert!(
+            err.to_string().contains("/dev/vdc is not an attached"),
+            "{err}"
+        );
     }
 }

@@ -50,5 +50,9 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     for problem in &problems {
         eprintln!("{:?}: {problem}", problem.severity);
     }
-    Ok(if validate::has_errors(&problems) { 1 } else { 0 })
+    Ok(if validate::has_errors(&problems) {
+        1
+    } else {
+        0
+    })
 }

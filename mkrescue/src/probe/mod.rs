@@ -56,7 +56,7 @@ pub fn capture(root: &Path, paths: &SystemPaths, captured_at: u64) -> anyhow::Re
     let mut uses: BTreeMap<String, Vec<DeviceUse>> = BTreeMap::new();
 
     for mount in selection.mounts {
-        let (major, minor) = (mount.entry.major, mount.entry.minor);
+        let (major, minor) = device_number(&mount.entry, &paths.dev)?;
         let what = format!("{} ({})", mount.relative, mount.entry.source);
         let used_bytes = used_bytes(&mount.entry.mount_point);
         let device_use = |partition| DeviceUse {
@@ -135,6 +135,24 @@ pub fn capture(root: &Path, paths: &SystemPaths, captured_at: u64) -> anyhow::Re
         unsupported: read.unsupported,
         warnings,
     })
+}
+
+/// The block device behind a mount. btrfs reports an anonymous device number (0:N) in
+/// mountinfo, so its source device node is asked instead.
+fn device_number(entry: &mountinfo::MountEntry, dev_dir: &Path) -> anyhow::Result<(u32, u32)> {
+    if entry.major != 0 {
+        return Ok((entry.major, entry.minor));
+    }
+    let node = in_dev_dir(Path::new(&entry.source), dev_dir);
+    let meta = fs::metadata(&node).with_context(|| {
+        format!(
+            "{} ({}) is mounted at {}, but its device has vanished",
+            entry.source,
+            entry.fs_type,
+            entry.mount_point.display()
+        )
+    })?;
+    Ok(sysfs::split_dev(meta.rdev()))
 }
 
 fn check_root(root: &Path) -> anyhow::Result<PathBuf> {

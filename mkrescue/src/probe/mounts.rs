@@ -52,7 +52,9 @@ pub fn select(entries: &[MountEntry], root: &Path) -> Result<Selection, SelectEr
     let mut seen: HashSet<(u32, u32)> = HashSet::new();
     for entry in visible {
         let relative = relative_point(&entry.mount_point, root);
-        if entry.major == 0 || is_virtual_or_network(&entry.fs_type) {
+        // btrfs shows an anonymous 0:N device in mountinfo; its source names the disk.
+        let anonymous = entry.major == 0 && !entry.source.starts_with("/dev/");
+        if anonymous || is_virtual_or_network(&entry.fs_type) {
             if is_network(&entry.fs_type) {
                 selection.warnings.push(format!(
                     "{relative} is a network filesystem ({} from {}): not captured",
@@ -135,6 +137,7 @@ mod tests {
 35 30 7:5 / /mnt/src/srv rw - xfs /dev/loop0p5 rw
 36 30 7:6 / /mnt/src/srv rw - xfs /dev/loop0p6 rw
 37 22 7:9 / /mnt/srcother rw - ext4 /dev/loop1 rw
+38 30 0:52 / /mnt/src/data rw - btrfs /dev/loop0p7 rw,space_cache=v2
 ";
 
     #[test]
@@ -143,8 +146,8 @@ mod tests {
         let sel = select(&entries, Path::new("/mnt/src")).unwrap();
         let points: Vec<&str> = sel.mounts.iter().map(|m| m.relative.as_str()).collect();
         // /mnt/srcother is a sibling, not under the root; /srv shows the later mount only.
-        assert_eq!(points, vec!["/", "/home", "/srv"]);
-        assert_eq!(sel.mounts[2].entry.minor, 6);
+        assert_eq!(points, vec!["/", "/data", "/home", "/srv"]);
+        assert_eq!(sel.mounts[3].entry.minor, 6);
         assert!(sel.warnings.iter().any(|w| w.contains("network")));
         assert!(sel.warnings.iter().any(|w| w.contains("/home2 mounts")));
     }

@@ -69,7 +69,10 @@ mod tests {
     #[test]
     fn parses_paths_names_and_sizes() {
         let m: DiskMapSpec = "/dev/sda=/dev/vdb".parse().unwrap();
-        assert_eq!((m.old.as_str(), m.new.as_str(), m.size), ("/dev/sda", "/dev/vdb", None));
+        assert_eq!(
+            (m.old.as_str(), m.new.as_str(), m.size),
+            ("/dev/sda", "/dev/vdb", None)
+        );
         let m: DiskMapSpec = "vda=vdb:20g".parse().unwrap();
         assert_eq!(m.old, "/dev/vda");
         assert_eq!(m.new, "/dev/vdb");

@@ -161,7 +161,9 @@ impl Partition {
     }
 
     pub fn is_esp(&self) -> bool {
-        self.gpt.as_ref().is_some_and(|g| g.type_guid == GPT_TYPE_ESP)
+        self.gpt
+            .as_ref()
+            .is_some_and(|g| g.type_guid == GPT_TYPE_ESP)
             || self.mbr.as_ref().is_some_and(|m| m.type_id == MBR_TYPE_ESP)
     }
 
@@ -178,7 +180,9 @@ impl Partition {
     }
 
     pub fn is_logical(&self) -> bool {
-        self.mbr.as_ref().is_some_and(|m| m.role == MbrRole::Logical)
+        self.mbr
+            .as_ref()
+            .is_some_and(|m| m.role == MbrRole::Logical)
     }
 
     /// A short human name for the partition type.

@@ -265,7 +265,14 @@ mod tests {
         assert!(text.contains("/dev/sda  10G  gpt  0d6b6a1e-"));
         assert!(text.contains("model QEMU HARDDISK"));
         let row = text.lines().find(|l| l.contains("/dev/sda2")).unwrap();
-        for cell in ["1050624", "19920862", "Linux filesystem", "ext4", "root", "6a1c5e8e"] {
+        for cell in [
+            "1050624",
+            "19920862",
+            "Linux filesystem",
+            "ext4",
+            "root",
+            "6a1c5e8e",
+        ] {
             assert!(row.contains(cell), "{cell} missing in {row}");
         }
         assert!(text.contains("EFI System \"EFI\""));
