@@ -48,7 +48,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     }
     let problems = validate::validate(&ml);
     for problem in &problems {
-        eprintln!("{:?}: {problem}", problem.severity);
+        eprintln!("{}: {problem}", problem.severity);
     }
     Ok(if validate::has_errors(&problems) {
         1

@@ -92,3 +92,104 @@ fn strip_position(message: &str) -> String {
         None => message.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mountlist::resize::fixtures;
+    use crate::mountlist::{FsType, FstabRef, FstabSpecKind, Unsupported, UnsupportedKind};
+
+    fn rich() -> Mountlist {
+        let mut ml = fixtures::gpt_mountlist();
+        let mbr = fixtures::msdos_mountlist();
+        ml.disks.extend(mbr.disks);
+        ml.disks.push(fixtures::whole_disk("/dev/vdc"));
+        let fs = ml.disks[0].partitions[1].filesystem.as_mut().unwrap();
+        fs.fstab = Some(FstabRef {
+            spec: "LABEL=root".into(),
+            kind: FstabSpecKind::Label,
+            mount_point: "/".into(),
+            fs_type: "ext4".into(),
+            options: "errors=remount-ro".into(),
+            dump: 0,
+            pass: 1,
+        });
+        fs.params.features = vec!["has_journal".into(), "FEATURE_I31".into()];
+        fs.swap_active = true;
+        ml.disks[0].partitions[2]
+            .filesystem
+            .as_mut()
+            .unwrap()
+            .fs_type = FsType::Other("zfs_member".into());
+        ml.unsupported.push(Unsupported {
+            device: "/dev/sdz1".into(),
+            kind: UnsupportedKind::LvmPhysicalVolume,
+            detail: "PV x".into(),
+        });
+        ml.warnings.push("a warning".into());
+        ml
+    }
+
+    #[test]
+    fn json_round_trips_every_field() {
+        let ml = rich();
+        let text = to_json(&ml);
+        assert_eq!(from_json(&text).unwrap(), ml);
+        // Stable: writing what was read gives the same text.
+        assert_eq!(to_json(&from_json(&text).unwrap()), text);
+        assert!(
+            text.contains("\"type_id\": \"0x83\""),
+            "MBR ids are written in hex"
+        );
+        assert!(text.contains("\"type\": \"zfs_member\""));
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let err = from_json("{\n  \"version\": 1,\n  \"disks\": [,]\n}").unwrap_err();
+        let LoadError::Syntax { line, column, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!((*line, *column), (3, 13));
+        assert!(err.to_string().contains("line 3, column 13"), "{err}");
+    }
+
+    #[test]
+    fn version_is_checked_before_the_structure() {
+        let err = from_json("{\"version\": 7, \"disks\": \"not a list\"}").unwrap_err();
+        assert!(
+            matches!(err, LoadError::UnknownVersion { found: 7, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("version 7"));
+        let err = from_json("{\"disks\": []}").unwrap_err();
+        assert!(matches!(err, LoadError::NoVersion), "{err}");
+        let err = from_json("{\"version\": \"1\"}").unwrap_err();
+        assert!(matches!(err, LoadError::NoVersion), "{err}");
+    }
+
+    #[test]
+    fn field_errors_name_the_field_and_place() {
+        let mut text = to_json(&fixtures::gpt_mountlist());
+        text = text.replacen("\"start\": 2048", "\"start\": -1", 1);
+        let err = from_json(&text).unwrap_err();
+        let LoadError::Field { field, line, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(field, "disks[0].partitions[0].start");
+        assert!(*line > 1);
+        let err = from_json(&to_json(&fixtures::gpt_mountlist()).replacen(
+            "\"version\": 1,",
+            "\"version\": 1, \"extra\": true,",
+            1,
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `extra`"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_names_the_path() {
+        let err = read_file(Path::new("/nonexistent/ml.json")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/ml.json"));
+    }
+}
