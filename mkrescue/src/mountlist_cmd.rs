@@ -1,5 +1,6 @@
 //! `mkrescue mountlist`: capture (or read) a mountlist, check it and print it.
 
+use crate::identity;
 use crate::output::write_atomically;
 use crate::probe::{self, SystemPaths};
 use anyhow::Context;
@@ -70,7 +71,7 @@ pub fn run(args: &MountlistArgs) -> anyhow::Result<i32> {
                 sys: args.sysfs.clone(),
                 dev: args.devfs.clone(),
             };
-            let ml = probe::capture(&args.root, &paths, now())?;
+            let ml = probe::capture(&args.root, &paths, identity::epoch())?;
             for warning in &ml.warnings {
                 eprintln!("warning: {warning}");
             }
@@ -157,18 +158,4 @@ pub fn apply_disk_maps(
     }
     let maps: Vec<(&str, &TargetDisk)> = targets.iter().map(|(o, t)| (o.as_str(), t)).collect();
     Ok(map_disks(ml, &maps, mode)?)
-}
-
-/// Capture time; SOURCE_DATE_EPOCH makes output reproducible.
-fn now() -> u64 {
-    if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        return epoch;
-    }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -3,5 +3,6 @@
 //! Nothing here touches a terminal; only `blockdev` reads from the system.
 
 pub mod blockdev;
+pub mod media;
 pub mod mountlist;
 pub mod size;

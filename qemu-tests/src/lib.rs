@@ -1,0 +1,9 @@
+//! Booting rescue media in QEMU for tests: the prerequisites (test kernel, static
+//! restore-tui, mkrescue, the media), a VM guard that is always killed, and waiting for a
+//! line on the serial console.
+
+mod prerequisites;
+mod vm;
+
+pub use prerequisites::{media, require_qemu, Media};
+pub use vm::{Firmware, Vm, VmOptions};
