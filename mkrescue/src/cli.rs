@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch; each command's work lives in its own module.
 
+use crate::create::{self, CreateArgs};
 use crate::mountlist_cmd::{self, MountlistArgs};
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,16 @@ enum Command {
                       with --disk-map it shows how the layout would be laid onto other disks."
     )]
     Mountlist(MountlistArgs),
+
+    /// Make bootable rescue media of this host: rescue-1.iso in --output
+    #[command(
+        long_about = "Make bootable rescue media of this host: rescue-1.iso in --output, an \
+                      ISO 9660 image that boots under BIOS and UEFI from a CD or, written with \
+                      dd, from a USB disk. It holds the disk layout (the mountlist), the kernel \
+                      with the modules a restore needs, the restore tools with their libraries, \
+                      and restore-tui, which starts when the media boot."
+    )]
+    Create(CreateArgs),
 }
 
 /// Runs mkrescue with the process arguments and returns the exit code:
@@ -46,6 +57,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Mountlist(args) => mountlist_cmd::run(&args),
+        Command::Create(args) => create::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -14,6 +14,7 @@ use rescue_core::runner::RealRunner;
 use rescue_core::size::format_bytes;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
@@ -90,7 +91,25 @@ pub struct Summary {
     pub tools_missing: Vec<String>,
     pub bios: bool,
     pub uefi: bool,
+    /// Milliseconds each phase took.
+    pub timings: Timings,
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Timings {
+    pub capture_ms: u64,
+    pub gather_ms: u64,
+    pub initramfs_ms: u64,
+    pub boot_loaders_ms: u64,
+    pub iso_ms: u64,
+}
+
+/// Milliseconds since `start`, and restarts it.
+fn lap(start: &mut Instant) -> u64 {
+    let ms = start.elapsed().as_millis() as u64;
+    *start = Instant::now();
+    ms
 }
 
 pub fn run(args: &CreateArgs) -> anyhow::Result<i32> {
@@ -135,6 +154,8 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<i32> {
 
 pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     let mut warnings = Vec::new();
+    let mut timings = Timings::default();
+    let mut clock = Instant::now();
     let epoch = identity::epoch();
     let paths = SystemPaths {
         proc: args.procfs.clone(),
@@ -143,6 +164,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     };
     let ml = probe::capture(&args.root, &paths, epoch).context("capturing the disk layout")?;
     warnings.extend(ml.warnings.iter().cloned());
+    timings.capture_ms = lap(&mut clock);
     for p in validate::validate(&ml)
         .iter()
         .filter(|p| p.severity == validate::Severity::Error)
@@ -206,6 +228,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         0o644,
     )?;
 
+    timings.gather_ms = lap(&mut clock);
     fs::create_dir_all(&args.output)
         .with_context(|| format!("making the output directory {}", args.output.display()))?;
     let scratch = tempfile::Builder::new()
@@ -214,8 +237,8 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         .with_context(|| format!("making a scratch directory in {}", args.output.display()))?;
     let initrd = scratch.path().join("initrd.gz");
     let stats = {
-        let mut file = fs::File::create(&initrd)
-            .with_context(|| format!("creating {}", initrd.display()))?;
+        let mut file =
+            fs::File::create(&initrd).with_context(|| format!("creating {}", initrd.display()))?;
         let mtime = u32::try_from(epoch).unwrap_or(u32::MAX);
         let stats = initramfs::write_gzip(&tree, &mut file, mtime, args.initramfs_level)
             .context("writing the initramfs")?;
@@ -223,6 +246,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         stats
     };
     let initramfs_bytes = fs::metadata(&initrd)?.len();
+    timings.initramfs_ms = lap(&mut clock);
 
     let boot_cfg = BootConfig {
         label: label.clone(),
@@ -232,9 +256,15 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         timeout_seconds: args.boot_timeout,
         extra_args: String::new(),
     };
-    let boot_files = boot::prepare(&boot_cfg, &HostPaths::default(), &RealRunner, scratch.path())
-        .context("preparing the boot loaders")?;
+    let boot_files = boot::prepare(
+        &boot_cfg,
+        &HostPaths::default(),
+        &RealRunner,
+        scratch.path(),
+    )
+    .context("preparing the boot loaders")?;
     warnings.extend(boot_files.warnings.iter().cloned());
+    timings.boot_loaders_ms = lap(&mut clock);
 
     let manifest = Manifest {
         version: MANIFEST_VERSION,
@@ -248,8 +278,14 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         kernel_release: kernel.release.clone(),
     };
     let mut files = vec![
-        ("/boot/vmlinuz".to_string(), iso::IsoSource::Host(kernel.image.clone())),
-        ("/boot/initrd.gz".to_string(), iso::IsoSource::Host(initrd.clone())),
+        (
+            "/boot/vmlinuz".to_string(),
+            iso::IsoSource::Host(kernel.image.clone()),
+        ),
+        (
+            "/boot/initrd.gz".to_string(),
+            iso::IsoSource::Host(initrd.clone()),
+        ),
         (
             media::MANIFEST_PATH.to_string(),
             iso::IsoSource::Bytes(serde_json::to_vec_pretty(&manifest)?),
@@ -270,8 +306,8 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         publisher: format!("mkrescue {}", env!("CARGO_PKG_VERSION")),
         mtime: i64::try_from(epoch).unwrap_or(i64::MAX),
     };
-    iso::write_iso(&spec, &iso_path)
-        .with_context(|| format!("writing {}", iso_path.display()))?;
+    iso::write_iso(&spec, &iso_path).with_context(|| format!("writing {}", iso_path.display()))?;
+    timings.iso_ms = lap(&mut clock);
 
     Ok(Summary {
         iso_bytes: fs::metadata(&iso_path)?.len(),
@@ -286,6 +322,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         tools_missing: tool_report.missing,
         bios: boot_files.bios.is_some(),
         uefi: boot_files.uefi.is_some(),
+        timings,
         warnings,
     })
 }

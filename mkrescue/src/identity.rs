@@ -42,6 +42,8 @@ mod tests {
     fn ids_are_eight_uppercase_hex_digits() {
         let id = backup_id("web1", 1_700_000_000);
         assert_eq!(id.len(), 8);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
     }
 }

@@ -4,18 +4,46 @@ use crate::initramfs::tree::{Tree, TreeError};
 
 /// (path in the rescue system, content, mode)
 const FILES: &[(&str, &[u8], u32)] = &[
-    ("/etc/fstab", include_bytes!("../../initramfs-skel/etc/fstab"), 0o644),
-    ("/etc/group", include_bytes!("../../initramfs-skel/etc/group"), 0o644),
-    ("/etc/hostname", include_bytes!("../../initramfs-skel/etc/hostname"), 0o644),
-    ("/etc/hosts", include_bytes!("../../initramfs-skel/etc/hosts"), 0o644),
+    (
+        "/etc/fstab",
+        include_bytes!("../../initramfs-skel/etc/fstab"),
+        0o644,
+    ),
+    (
+        "/etc/group",
+        include_bytes!("../../initramfs-skel/etc/group"),
+        0o644,
+    ),
+    (
+        "/etc/hostname",
+        include_bytes!("../../initramfs-skel/etc/hostname"),
+        0o644,
+    ),
+    (
+        "/etc/hosts",
+        include_bytes!("../../initramfs-skel/etc/hosts"),
+        0o644,
+    ),
     (
         "/etc/nsswitch.conf",
         include_bytes!("../../initramfs-skel/etc/nsswitch.conf"),
         0o644,
     ),
-    ("/etc/passwd", include_bytes!("../../initramfs-skel/etc/passwd"), 0o644),
-    ("/etc/profile", include_bytes!("../../initramfs-skel/etc/profile"), 0o644),
-    ("/etc/shadow", include_bytes!("../../initramfs-skel/etc/shadow"), 0o600),
+    (
+        "/etc/passwd",
+        include_bytes!("../../initramfs-skel/etc/passwd"),
+        0o644,
+    ),
+    (
+        "/etc/profile",
+        include_bytes!("../../initramfs-skel/etc/profile"),
+        0o644,
+    ),
+    (
+        "/etc/shadow",
+        include_bytes!("../../initramfs-skel/etc/shadow"),
+        0o600,
+    ),
 ];
 
 /// Directories every rescue system has, with their modes.
@@ -68,7 +96,10 @@ mod tests {
         }
         on_disk.sort();
         let listed: Vec<String> = FILES.iter().map(|(p, _, _)| p.to_string()).collect();
-        assert_eq!(on_disk, listed, "add new initramfs-skel files to skel::FILES");
+        assert_eq!(
+            on_disk, listed,
+            "add new initramfs-skel files to skel::FILES"
+        );
     }
 
     #[test]

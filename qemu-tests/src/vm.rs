@@ -54,10 +54,17 @@ impl Vm {
         let serial = dir.path().join("serial.log");
         let mut cmd = Command::new("qemu-system-x86_64");
         // TCG: KVM hangs on these machines.
-        cmd.args(["-accel", "tcg", "-nodefaults", "-display", "none", "-no-reboot"])
-            .args(["-m", &opts.memory_mb.to_string()])
-            .arg("-serial")
-            .arg(format!("file:{}", serial.display()));
+        cmd.args([
+            "-accel",
+            "tcg",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-no-reboot",
+        ])
+        .args(["-m", &opts.memory_mb.to_string()])
+        .arg("-serial")
+        .arg(format!("file:{}", serial.display()));
         if opts.firmware == Firmware::Uefi {
             let vars = dir.path().join("OVMF_VARS.fd");
             fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
@@ -66,7 +73,10 @@ impl Vm {
                     "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
                 ))
                 .arg("-drive")
-                .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()));
+                .arg(format!(
+                    "if=pflash,format=raw,unit=1,file={}",
+                    vars.display()
+                ));
         }
         if let Some(disk) = &opts.boot_disk {
             cmd.arg("-drive").arg(format!(

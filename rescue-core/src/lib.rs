@@ -5,4 +5,5 @@
 pub mod blockdev;
 pub mod media;
 pub mod mountlist;
+pub mod runner;
 pub mod size;

@@ -82,7 +82,8 @@ mod tests {
     #[test]
     fn tools_info_answers_what_is_there() {
         let mut t = ToolsInfo::default();
-        t.available.insert("mkfs.ext4".into(), "/usr/sbin/mkfs.ext4".into());
+        t.available
+            .insert("mkfs.ext4".into(), "/usr/sbin/mkfs.ext4".into());
         assert!(t.has("mkfs.ext4"));
         assert!(!t.has("mkfs.btrfs"));
     }

@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch.
 
+use crate::init;
 use anyhow::Context;
 use clap::Parser;
 use rescue_core::mountlist::{self, render, validate};
@@ -14,13 +15,40 @@ use std::path::PathBuf;
 struct Cli {
     /// A mountlist file (as mkrescue writes it) to check and show: every disk, partition and
     /// filesystem the restore would recreate, and any problem that would stop it
-    #[arg(long, value_name = "FILE")]
-    mountlist: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present_any = ["init", "console_shell"]
+    )]
+    mountlist: Option<PathBuf>,
+
+    /// Run the rescue system's start-up as an ordinary process, for tests (as PID 1 it
+    /// runs by itself, whatever the arguments)
+    #[arg(long, hide = true, conflicts_with = "mountlist")]
+    init: bool,
+
+    /// With --init: read /proc, /sys, /dev, /lib/modules and /etc/rescue under DIR
+    #[arg(long, hide = true, value_name = "DIR", requires = "init")]
+    root_dir: Option<PathBuf>,
+
+    /// With --init: the kernel release whose modules to load
+    #[arg(long, hide = true, value_name = "RELEASE", requires = "init")]
+    kernel_release: Option<String>,
+
+    /// Become a session leader with the console as controlling terminal and exec SHELL
+    /// (PID 1 starts its shells this way)
+    #[arg(long, hide = true, value_name = "SHELL", conflicts_with_all = ["mountlist", "init"])]
+    console_shell: Option<String>,
 }
 
 /// Runs restore-tui with the process arguments and returns the exit code:
 /// 0 success, 1 failure, 2 usage error.
 pub fn main() -> i32 {
+    // As /init the kernel passes the unknown words of its command line as arguments: PID 1
+    // must not read them as options, and must never exit.
+    if init::is_pid1() {
+        init::run_pid1();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -40,8 +68,20 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<i32> {
-    let ml = mountlist::read_file(&cli.mountlist)
-        .with_context(|| format!("loading {}", cli.mountlist.display()))?;
+    if cli.init {
+        return Ok(init::run(&init::Config {
+            pid1: false,
+            root: cli.root_dir.clone().unwrap_or_else(|| PathBuf::from("/")),
+            kernel_release: cli.kernel_release.clone(),
+        }));
+    }
+    if let Some(shell) = &cli.console_shell {
+        return Err(init::shell::exec_console_shell(shell));
+    }
+    let Some(path) = &cli.mountlist else {
+        unreachable!("clap requires --mountlist without --init or --console-shell");
+    };
+    let ml = mountlist::read_file(path).with_context(|| format!("loading {}", path.display()))?;
     print!("{}", render::table(&ml));
     for warning in &ml.warnings {
         println!("captured with warning: {warning}");

@@ -1,3 +1,4 @@
 //! restore-tui: rebuild the disks described by a mountlist and restore files.
 
 pub mod cli;
+pub mod init;

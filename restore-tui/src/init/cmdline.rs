@@ -1,0 +1,248 @@
+//! The `rescue.*` options of the kernel command line (/proc/cmdline).
+
+use std::fmt;
+use std::time::Duration;
+
+/// How long to wait for the boot media when `rescue.wait=` does not say.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// What the rescue system does once it is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    Interactive,
+    Nuke,
+    Compare,
+    Expert,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "interactive" => Some(Mode::Interactive),
+            "nuke" => Some(Mode::Nuke),
+            "compare" => Some(Mode::Compare),
+            "expert" => Some(Mode::Expert),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Interactive => "interactive",
+            Mode::Nuke => "nuke",
+            Mode::Compare => "compare",
+            Mode::Expert => "expert",
+        })
+    }
+}
+
+/// The rescue options, with the warnings met while reading them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `rescue.label=`: the volume id of the boot media; without it any `RESCUE_*` volume.
+    pub label: Option<String>,
+    /// `rescue.mode=`
+    pub mode: Mode,
+    /// `rescue.yes`: no questions.
+    pub yes: bool,
+    /// `rescue.poweroff`: power off when a nuke ends.
+    pub poweroff: bool,
+    /// `rescue.debug`: say more while booting.
+    pub debug: bool,
+    /// `rescue.disk-map=OLD=NEW`, in the order given.
+    pub disk_map: Vec<(String, String)>,
+    /// `rescue.wait=SECONDS`: how long to wait for the boot media.
+    pub wait: Duration,
+    /// Options that were not understood, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            label: None,
+            mode: Mode::default(),
+            yes: false,
+            poweroff: false,
+            debug: false,
+            disk_map: Vec::new(),
+            wait: DEFAULT_WAIT,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Splits a kernel command line into parameters the way the kernel does: on whitespace,
+/// where double quotes group (and are removed), as in `rescue.label="A B"`.
+pub fn split(cmdline: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_token = false;
+    let mut quoted = false;
+    for c in cmdline.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                in_token = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if in_token {
+                    out.push(std::mem::take(&mut cur));
+                    in_token = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_token = true;
+            }
+        }
+    }
+    if in_token {
+        out.push(cur);
+    }
+    out
+}
+
+/// Reads the `rescue.*` options of a kernel command line; every other parameter belongs
+/// to someone else and is left alone. Nothing here fails: what is not understood becomes
+/// a warning and the default stays.
+pub fn parse(cmdline: &str) -> Options {
+    let mut o = Options::default();
+    for param in split(cmdline) {
+        let Some(rest) = param.strip_prefix("rescue.") else {
+            continue;
+        };
+        let (key, value) = match rest.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (rest, None),
+        };
+        // The kernel treats '-' and '_' in parameter names alike; so do we.
+        let key = key.replace('_', "-");
+        match key.as_str() {
+            "label" => match value.map(str::trim) {
+                Some(v) if !v.is_empty() => o.label = Some(v.to_string()),
+                _ => o.warnings.push(format!("{param}: a label is needed")),
+            },
+            "mode" => match value.and_then(Mode::parse) {
+                Some(m) => o.mode = m,
+                None => o.warnings.push(format!(
+                    "{param}: the mode is one of interactive, nuke, compare, expert; \
+                     staying {}",
+                    o.mode
+                )),
+            },
+            "yes" | "poweroff" | "debug" => match flag(value) {
+                Some(on) => match key.as_str() {
+                    "yes" => o.yes = on,
+                    "poweroff" => o.poweroff = on,
+                    _ => o.debug = on,
+                },
+                None => o.warnings.push(format!(
+                    "{param}: expected no value, or 1/0, yes/no, on/off"
+                )),
+            },
+            "disk-map" => match value.and_then(|v| v.split_once('=')) {
+                Some((old, new)) if !old.is_empty() && !new.is_empty() => {
+                    o.disk_map.push((old.to_string(), new.to_string()));
+                }
+                _ => o
+                    .warnings
+                    .push(format!("{param}: expected rescue.disk-map=OLD=NEW")),
+            },
+            "wait" => match value.and_then(|v| v.trim().parse::<u64>().ok()) {
+                Some(secs) => o.wait = Duration::from_secs(secs),
+                None => o.warnings.push(format!(
+                    "{param}: expected a number of seconds; waiting {} s",
+                    o.wait.as_secs()
+                )),
+            },
+            _ => o.warnings.push(format!("{param}: unknown option, ignored")),
+        }
+    }
+    o
+}
+
+fn flag(value: Option<&str>) -> Option<bool> {
+    match value {
+        None => Some(true),
+        Some("1" | "yes" | "true" | "on" | "") => Some(true),
+        Some("0" | "no" | "false" | "off") => Some(false),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_when_nothing_is_given() {
+        let o = parse("BOOT_IMAGE=/boot/vmlinuz console=ttyS0,115200 quiet\n");
+        assert_eq!(o, Options::default());
+        assert_eq!(o.mode, Mode::Interactive);
+        assert_eq!(o.wait, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn reads_every_option() {
+        let o = parse(
+            "initrd=/boot/initrd.gz rescue.label=RESCUE_1A2B3C4D rescue.mode=nuke rescue.yes \
+             rescue.poweroff rescue.disk-map=vda=vdb rescue.disk_map=/dev/sda=/dev/nvme0n1 \
+             rescue.debug rescue.wait=30 console=ttyS0",
+        );
+        assert_eq!(o.label.as_deref(), Some("RESCUE_1A2B3C4D"));
+        assert_eq!(o.mode, Mode::Nuke);
+        assert!(o.yes && o.poweroff && o.debug);
+        assert_eq!(
+            o.disk_map,
+            vec![
+                ("vda".to_string(), "vdb".to_string()),
+                ("/dev/sda".to_string(), "/dev/nvme0n1".to_string())
+            ]
+        );
+        assert_eq!(o.wait, Duration::from_secs(30));
+        assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+    }
+
+    #[test]
+    fn flags_take_explicit_values_and_the_last_word_wins() {
+        let o = parse("rescue.yes=0 rescue.debug=on rescue.mode=expert rescue.mode=compare");
+        assert!(!o.yes);
+        assert!(o.debug);
+        assert_eq!(o.mode, Mode::Compare);
+        assert!(o.warnings.is_empty());
+    }
+
+    #[test]
+    fn unknown_and_bad_options_are_warnings_not_failures() {
+        let o = parse(
+            "rescue.colour=blue rescue.mode=fast rescue.wait=soon rescue.disk-map=vda \
+             rescue.yes=maybe rescue.label= mode=nuke",
+        );
+        assert_eq!(o.mode, Mode::Interactive);
+        assert_eq!(o.wait, DEFAULT_WAIT);
+        assert!(o.disk_map.is_empty());
+        assert!(!o.yes);
+        assert_eq!(o.label, None);
+        assert_eq!(o.warnings.len(), 6, "{:?}", o.warnings);
+        assert!(o.warnings[0].contains("rescue.colour=blue: unknown option"));
+        assert!(o.warnings[1].contains("rescue.mode=fast"));
+        assert!(o.warnings[2].contains("rescue.wait=soon"));
+    }
+
+    #[test]
+    fn quotes_group_words_like_the_kernel_does() {
+        assert_eq!(
+            split(" a=\"b c\"  \"d=e f\" g\n"),
+            vec!["a=b c".to_string(), "d=e f".to_string(), "g".to_string()]
+        );
+        assert_eq!(
+            parse("rescue.label=\"RESCUE_X \"").label.as_deref(),
+            Some("RESCUE_X")
+        );
+        assert!(split("  \n").is_empty());
+    }
+}

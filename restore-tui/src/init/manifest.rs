@@ -1,0 +1,122 @@
+//! The files mkrescue leaves for the rescue system: the media's /rescue/manifest.json and
+//! the initramfs's /etc/rescue/tools.json.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// /rescue/manifest.json on every volume. Fields this version does not know are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Manifest {
+    pub backup_id: String,
+    pub label: String,
+    pub volume: u32,
+    pub volumes: u32,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+    #[serde(default)]
+    pub tool_version: String,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub kernel_release: String,
+}
+
+pub fn parse_manifest(text: &str) -> Result<Manifest, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// /etc/rescue/tools.json: the tools the restore may call, where they are in the rescue
+/// system, and the ones the host did not have.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct Tools {
+    #[serde(default)]
+    pub available: BTreeMap<String, String>,
+    #[serde(default)]
+    pub missing: Vec<String>,
+}
+
+pub fn parse_tools(text: &str) -> Result<Tools, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// A Unix time as `2025-11-21 04:40 UTC`.
+pub fn format_utc(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_manifest_and_ignores_fields_it_does_not_know() {
+        let m = parse_manifest(
+            r#"{"backup_id": "1A2B3C4D", "label": "RESCUE_1A2B3C4D", "volume": 1,
+                "volumes": 2, "created": 1763700000, "tool_version": "0.1.0",
+                "hostname": "web1", "kernel_release": "6.1.0-28-cloud-amd64",
+                "sets": [{"name": "set-0001.tar.zst"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            Manifest {
+                backup_id: "1A2B3C4D".into(),
+                label: "RESCUE_1A2B3C4D".into(),
+                volume: 1,
+                volumes: 2,
+                created: 1_763_700_000,
+                tool_version: "0.1.0".into(),
+                hostname: "web1".into(),
+                kernel_release: "6.1.0-28-cloud-amd64".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_manifest_without_its_identity_is_an_error() {
+        let err = parse_manifest(r#"{"label": "RESCUE_X", "volume": 1}"#).unwrap_err();
+        assert!(err.to_string().contains("backup_id"), "{err}");
+        assert!(parse_manifest("not json").is_err());
+    }
+
+    #[test]
+    fn reads_the_tools_list() {
+        let t = parse_tools(
+            r#"{"available": {"mkfs.ext4": "/usr/sbin/mkfs.ext4"}, "missing": ["mkfs.btrfs"]}"#,
+        )
+        .unwrap();
+        assert_eq!(t.available["mkfs.ext4"], "/usr/sbin/mkfs.ext4");
+        assert_eq!(t.missing, vec!["mkfs.btrfs"]);
+        assert_eq!(parse_tools("{}").unwrap(), Tools::default());
+    }
+
+    #[test]
+    fn dates_in_utc() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc(1_763_700_000), "2025-11-21 04:40 UTC");
+        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(format_utc(-86_400), "1969-12-31 00:00 UTC");
+    }
+}
