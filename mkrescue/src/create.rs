@@ -58,6 +58,10 @@ pub struct CreateArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 5)]
     pub boot_timeout: u32,
 
+    /// More kernel arguments for every boot menu entry (such as "nomodeset")
+    #[arg(long, value_name = "ARGS", default_value = "")]
+    pub append: String,
+
     /// gzip level of the initramfs (1 fastest .. 9 smallest)
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub initramfs_level: u32,
@@ -174,7 +178,6 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         ));
     }
 
-    let restore_tui = find_restore_tui(args.restore_tui.as_deref())?;
     let running = fs::read_to_string(args.procfs.join("sys/kernel/osrelease"))
         .context("reading the running kernel's release")?;
     let kernel = kernel::find_kernel(
@@ -185,6 +188,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         running.trim(),
     )?;
     warnings.extend(kernel.warnings.iter().cloned());
+    let restore_tui = find_restore_tui(args.restore_tui.as_deref())?;
 
     let backup_id = identity::backup_id(&ml.host.hostname, epoch);
     let label = Manifest::label_for(&backup_id);
@@ -194,7 +198,8 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         .context("gathering the restore tools and their libraries")?;
     for name in &tool_report.missing {
         warnings.push(format!(
-            "{name} is not installed here: the rescue system will not have it"
+            "{} is not installed here: the rescue system will not have it",
+            name.replace('|', " (or ") + if name.contains('|') { ")" } else { "" }
         ));
     }
     skel::add_skeleton(&mut tree).context("adding the rescue system's skeleton")?;
@@ -254,7 +259,8 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         initrd: "/boot/initrd.gz".into(),
         console: args.console,
         timeout_seconds: args.boot_timeout,
-        extra_args: String::new(),
+        // Kernel messages below warnings would interleave with restore-tui's lines.
+        extra_args: format!("loglevel=4 {}", args.append).trim().to_string(),
     };
     let boot_files = boot::prepare(
         &boot_cfg,

@@ -92,13 +92,15 @@ pub fn restore_tui_bin() -> anyhow::Result<PathBuf> {
     Ok(workspace().join("target/x86_64-unknown-linux-gnu/release/restore-tui"))
 }
 
-/// Boot-only media of this host for the test kernel, with the serial console as default
-/// and a short menu timeout.
+/// Boot-only media of this host for the test kernel, with the serial console as default,
+/// a short menu timeout and a fixed SOURCE_DATE_EPOCH.
 pub fn media(extra: &[&str]) -> anyhow::Result<Media> {
     let kernel = test_kernel()?;
     let dir = tempfile::tempdir().context("making a directory for the media")?;
     let out = run(Command::new(mkrescue_bin()?)
         .args(["create", "--no-backup", "--json", "--console", "serial"])
+        // Reproducible media: the same id and times in every test.
+        .env("SOURCE_DATE_EPOCH", "1763700000")
         .args(["--boot-timeout", "1"])
         .arg("--output")
         .arg(dir.path())

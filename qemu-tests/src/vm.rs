@@ -2,6 +2,8 @@
 
 use anyhow::{bail, Context};
 use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,6 +44,8 @@ impl Default for VmOptions {
 pub struct Vm {
     child: Child,
     serial: PathBuf,
+    socket: PathBuf,
+    input: Option<UnixStream>,
     _dir: tempfile::TempDir,
 }
 
@@ -52,8 +56,10 @@ impl Vm {
     pub fn start(opts: &VmOptions) -> anyhow::Result<Vm> {
         let dir = tempfile::tempdir().context("making the VM's scratch directory")?;
         let serial = dir.path().join("serial.log");
+        let socket = dir.path().join("serial.sock");
         let mut cmd = Command::new("qemu-system-x86_64");
-        // TCG: KVM hangs on these machines.
+        // TCG: KVM hangs on these machines. The serial port is a socket for typing into
+        // the guest, and everything it prints also goes to a log file.
         cmd.args([
             "-accel",
             "tcg",
@@ -63,8 +69,13 @@ impl Vm {
             "-no-reboot",
         ])
         .args(["-m", &opts.memory_mb.to_string()])
-        .arg("-serial")
-        .arg(format!("file:{}", serial.display()));
+        .arg("-chardev")
+        .arg(format!(
+            "socket,id=ser0,path={},server=on,wait=off,logfile={}",
+            socket.display(),
+            serial.display()
+        ))
+        .args(["-serial", "chardev:ser0"]);
         if opts.firmware == Firmware::Uefi {
             let vars = dir.path().join("OVMF_VARS.fd");
             fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS}"))?;
@@ -106,6 +117,8 @@ impl Vm {
         Ok(Vm {
             child,
             serial,
+            socket,
+            input: None,
             _dir: dir,
         })
     }
@@ -143,6 +156,29 @@ impl Vm {
 
     pub fn serial_path(&self) -> &Path {
         &self.serial
+    }
+
+    /// Types `text` on the guest's serial console.
+    pub fn send(&mut self, text: &str) -> anyhow::Result<()> {
+        if self.input.is_none() {
+            let stream = UnixStream::connect(&self.socket)
+                .with_context(|| format!("connecting to {}", self.socket.display()))?;
+            // What the guest prints comes back on the socket too; drain it so the guest
+            // never waits on a full buffer (the log file keeps it).
+            let mut drain = stream.try_clone()?;
+            std::thread::spawn(move || {
+                let mut sink = [0u8; 4096];
+                while matches!(drain.read(&mut sink), Ok(n) if n > 0) {}
+            });
+            self.input = Some(stream);
+        }
+        let stream = self.input.as_mut().context("serial socket")?;
+        // A slow typist: the guest's line discipline may drop a burst.
+        for chunk in text.as_bytes().chunks(16) {
+            stream.write_all(chunk)?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 }
 
