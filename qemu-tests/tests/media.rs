@@ -74,7 +74,10 @@ fn the_initramfs_holds_what_was_promised() {
         "kernel/fs/xfs/xfs.ko",
     ] {
         let path = format!("{modules}/{want}");
-        assert!(names.contains(path.as_str()), "{path} missing from the initramfs");
+        assert!(
+            names.contains(path.as_str()),
+            "{path} missing from the initramfs"
+        );
     }
     // Lean: only the closure of what is needed, not every module of the kernel.
     let module_count = names.iter().filter(|n| n.ends_with(".ko")).count();
@@ -101,8 +104,14 @@ fn every_elf_file_finds_its_libraries_inside_and_init_is_static() {
 
     let init = fs::read(root.join("init")).unwrap();
     let elf = Elf::parse(&init).unwrap();
-    assert!(elf.interpreter.is_none(), "restore-tui must have no PT_INTERP");
-    assert!(elf.libraries.is_empty(), "restore-tui must need no libraries");
+    assert!(
+        elf.interpreter.is_none(),
+        "restore-tui must have no PT_INTERP"
+    );
+    assert!(
+        elf.libraries.is_empty(),
+        "restore-tui must need no libraries"
+    );
 
     let search = ["usr/lib/x86_64-linux-gnu", "usr/lib64", "usr/lib", "lib64"];
     let mut checked = 0;
@@ -131,7 +140,11 @@ fn every_elf_file_finds_its_libraries_inside_and_init_is_static() {
             checked += 1;
             if let Some(interp) = elf.interpreter {
                 let inside = root.join(interp.trim_start_matches('/'));
-                assert!(inside.exists(), "{}: loader {interp} missing", path.display());
+                assert!(
+                    inside.exists(),
+                    "{}: loader {interp} missing",
+                    path.display()
+                );
             }
             for lib in &elf.libraries {
                 let found = search.iter().any(|d| root.join(d).join(lib).exists())
@@ -139,7 +152,11 @@ fn every_elf_file_finds_its_libraries_inside_and_init_is_static() {
                         let p = p.replace("$ORIGIN", &path.parent().unwrap().to_string_lossy());
                         Path::new(&p).join(lib).exists()
                     });
-                assert!(found, "{}: needs {lib}, which is not inside", path.display());
+                assert!(
+                    found,
+                    "{}: needs {lib}, which is not inside",
+                    path.display()
+                );
             }
         }
     }
@@ -165,7 +182,11 @@ fn cpio_entries(gz: &[u8]) -> Vec<(String, u32, Vec<u8>)> {
         if name == "TRAILER!!!" {
             return out;
         }
-        out.push((name, mode, raw[data_start..data_start + size as usize].to_vec()));
+        out.push((
+            name,
+            mode,
+            raw[data_start..data_start + size as usize].to_vec(),
+        ));
         at = align(data_start + size as usize);
     }
 }
@@ -206,7 +227,10 @@ fn the_initramfs_is_reproducible_and_the_image_lean() {
         if na == "etc/rescue/mountlist.json" {
             assert_eq!(without_used_bytes(da), without_used_bytes(db));
         } else {
-            assert!(da == db, "{na} differs between two runs with one SOURCE_DATE_EPOCH");
+            assert!(
+                da == db,
+                "{na} differs between two runs with one SOURCE_DATE_EPOCH"
+            );
         }
     }
     let size = fs::metadata(&a.iso).unwrap().len();
