@@ -196,10 +196,15 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     let mut tree = Tree::new();
     let tool_report = tools::gather_tools(&args.tools_root, tools::DEFAULT_TOOLS, &mut tree)
         .context("gathering the restore tools and their libraries")?;
-    for name in &tool_report.missing {
+    // "grub-install|grub2-install" means either; users know it by its first name.
+    let tools_missing: Vec<String> = tool_report
+        .missing
+        .iter()
+        .map(|n| n.split('|').next().unwrap_or(n).to_string())
+        .collect();
+    for name in &tools_missing {
         warnings.push(format!(
-            "{} is not installed here: the rescue system will not have it",
-            name.replace('|', " (or ") + if name.contains('|') { ")" } else { "" }
+            "{name} is not installed here: the rescue system will not have it"
         ));
     }
     skel::add_skeleton(&mut tree).context("adding the rescue system's skeleton")?;
@@ -225,7 +230,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     tree.bytes(media::INITRAMFS_MOUNTLIST, mountlist_json.clone(), 0o644)?;
     let tools_info = ToolsInfo {
         available: tool_report.found.clone(),
-        missing: tool_report.missing.clone(),
+        missing: tools_missing.clone(),
     };
     tree.bytes(
         media::INITRAMFS_TOOLS,
@@ -325,7 +330,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         modules: module_report.included.len(),
         firmware: module_report.firmware.len(),
         tools: tool_report.found.len(),
-        tools_missing: tool_report.missing,
+        tools_missing,
         bios: boot_files.bios.is_some(),
         uefi: boot_files.uefi.is_some(),
         timings,

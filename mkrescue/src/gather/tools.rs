@@ -579,11 +579,33 @@ impl<'a> Gatherer<'a> {
             self.add_dir(Path::new(dir))?;
         }
         for helper in GRUB_HELPERS {
-            if !self.add_tool(helper)? && !self.report.missing.iter().any(|m| m == helper) {
+            if self.add_tool(helper)? || self.add_grub_private(helper)? {
+                continue;
+            }
+            if !self.report.missing.iter().any(|m| m == helper) {
                 self.report.missing.push(helper.to_string());
             }
         }
         Ok(())
+    }
+
+    /// Debian keeps some of grub-install's helpers (grub-bios-setup) in GRUB's platform
+    /// folder rather than on PATH; they are in the tree already, but need their libraries.
+    fn add_grub_private(&mut self, helper: &str) -> anyhow::Result<bool> {
+        for name in helper.split('|') {
+            for dir in GRUB_DIRS {
+                let path = Path::new(dir).join(name);
+                if self.resolver.host(&path).is_file() {
+                    self.add_program(&path)
+                        .with_context(|| format!("gathering {name} ({})", path.display()))?;
+                    self.report
+                        .found
+                        .insert(name.to_string(), path.display().to_string());
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Adds a directory and everything in it, symlinks as symlinks; nothing if absent.
