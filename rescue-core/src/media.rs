@@ -45,7 +45,9 @@ impl Manifest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ToolsInfo {
+    #[serde(default)]
     pub available: BTreeMap<String, String>,
+    #[serde(default)]
     pub missing: Vec<String>,
 }
 

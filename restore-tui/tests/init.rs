@@ -24,7 +24,7 @@ const MOUNTLIST: &str = r#"{
   }]
 }"#;
 
-const MANIFEST: &str = r#"{"backup_id": "TEST1234", "label": "RESCUE_TEST1234", "volume": 1,
+const MANIFEST: &str = r#"{"version": 1, "backup_id": "TEST1234", "label": "RESCUE_TEST1234", "volume": 1,
   "volumes": 1, "created": 1763700000, "tool_version": "0.1.0", "hostname": "web1",
   "kernel_release": "6.1.0-28-cloud-amd64"}"#;
 

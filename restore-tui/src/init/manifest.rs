@@ -1,38 +1,10 @@
 //! The files mkrescue leaves for the rescue system: the media's /rescue/manifest.json and
 //! the initramfs's /etc/rescue/tools.json.
 
-use serde::Deserialize;
-use std::collections::BTreeMap;
-
-/// /rescue/manifest.json on every volume. Fields this version does not know are ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Manifest {
-    pub backup_id: String,
-    pub label: String,
-    pub volume: u32,
-    pub volumes: u32,
-    /// Seconds since the Unix epoch.
-    pub created: i64,
-    #[serde(default)]
-    pub tool_version: String,
-    #[serde(default)]
-    pub hostname: String,
-    #[serde(default)]
-    pub kernel_release: String,
-}
+pub use rescue_core::media::{Manifest, ToolsInfo as Tools};
 
 pub fn parse_manifest(text: &str) -> Result<Manifest, serde_json::Error> {
     serde_json::from_str(text)
-}
-
-/// /etc/rescue/tools.json: the tools the restore may call, where they are in the rescue
-/// system, and the ones the host did not have.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-pub struct Tools {
-    #[serde(default)]
-    pub available: BTreeMap<String, String>,
-    #[serde(default)]
-    pub missing: Vec<String>,
 }
 
 pub fn parse_tools(text: &str) -> Result<Tools, serde_json::Error> {
@@ -40,7 +12,8 @@ pub fn parse_tools(text: &str) -> Result<Tools, serde_json::Error> {
 }
 
 /// A Unix time as `2025-11-21 04:40 UTC`.
-pub fn format_utc(secs: i64) -> String {
+pub fn format_utc(secs: u64) -> String {
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -71,17 +44,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_the_manifest_and_ignores_fields_it_does_not_know() {
+    fn reads_the_manifest_mkrescue_writes() {
         let m = parse_manifest(
-            r#"{"backup_id": "1A2B3C4D", "label": "RESCUE_1A2B3C4D", "volume": 1,
-                "volumes": 2, "created": 1763700000, "tool_version": "0.1.0",
-                "hostname": "web1", "kernel_release": "6.1.0-28-cloud-amd64",
-                "sets": [{"name": "set-0001.tar.zst"}]}"#,
+            r#"{"version": 1, "backup_id": "1A2B3C4D", "label": "RESCUE_1A2B3C4D",
+                "volume": 1, "volumes": 2, "created": 1763700000, "tool_version": "0.1.0",
+                "hostname": "web1", "kernel_release": "6.1.0-28-cloud-amd64"}"#,
         )
         .unwrap();
         assert_eq!(
             m,
             Manifest {
+                version: 1,
                 backup_id: "1A2B3C4D".into(),
                 label: "RESCUE_1A2B3C4D".into(),
                 volume: 1,
@@ -96,7 +69,8 @@ mod tests {
 
     #[test]
     fn a_manifest_without_its_identity_is_an_error() {
-        let err = parse_manifest(r#"{"label": "RESCUE_X", "volume": 1}"#).unwrap_err();
+        let err =
+            parse_manifest(r#"{"version": 1, "label": "RESCUE_X", "volume": 1}"#).unwrap_err();
         assert!(err.to_string().contains("backup_id"), "{err}");
         assert!(parse_manifest("not json").is_err());
     }
@@ -117,6 +91,5 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_763_700_000), "2025-11-21 04:40 UTC");
         assert_eq!(format_utc(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(format_utc(-86_400), "1969-12-31 00:00 UTC");
     }
 }

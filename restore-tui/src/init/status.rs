@@ -137,6 +137,7 @@ mod tests {
                 label: "RESCUE_1A2B3C4D".into(),
             }),
             manifest: Some(Manifest {
+                version: 1,
                 backup_id: "1A2B3C4D".into(),
                 label: "RESCUE_1A2B3C4D".into(),
                 volume: 1,
