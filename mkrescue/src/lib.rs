@@ -1,5 +1,6 @@
 //! mkrescue: capture a host's disk layout and files into bootable rescue media.
 
+pub mod backup;
 pub mod boot;
 pub mod cli;
 pub mod create;

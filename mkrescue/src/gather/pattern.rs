@@ -8,6 +8,11 @@ pub fn fnmatch(pattern: &str, name: &str) -> bool {
     matches(pattern.as_bytes(), name.as_bytes())
 }
 
+/// [`fnmatch`] on raw bytes, for file names that are not UTF-8.
+pub fn fnmatch_bytes(pattern: &[u8], name: &[u8]) -> bool {
+    matches(pattern, name)
+}
+
 pub fn has_wildcards(s: &str) -> bool {
     s.bytes().any(|b| matches!(b, b'*' | b'?' | b'['))
 }

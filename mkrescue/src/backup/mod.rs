@@ -1,0 +1,3 @@
+//! Backing up the captured system's files into archive sets.
+
+pub mod select;
