@@ -33,6 +33,9 @@ pub struct WalkProblem {
     pub error: std::io::Error,
 }
 
+/// (path relative to the root, path on the host) of a directory's entries, sorted.
+type Children = std::vec::IntoIter<(Vec<u8>, PathBuf)>;
+
 pub struct Walker {
     root: PathBuf,
     rules: Rules,
@@ -40,8 +43,8 @@ pub struct Walker {
     devices: HashSet<u64>,
     /// (dev, ino) of directories never to enter: the output and scratch folders.
     skip: HashSet<(u64, u64)>,
-    /// Directories still to list, deepest last; each holds its sorted children.
-    stack: Vec<(Vec<u8>, std::vec::IntoIter<(Vec<u8>, PathBuf)>)>,
+    /// The sorted children still to visit of each directory being walked, deepest last.
+    stack: Vec<Children>,
     started: bool,
     /// Which patterns matched something, to warn about the ones that never did.
     used: Vec<bool>,
@@ -116,7 +119,7 @@ impl Walker {
         false
     }
 
-    fn list(&mut self, rel: &[u8], host: &Path) -> std::vec::IntoIter<(Vec<u8>, PathBuf)> {
+    fn list(&mut self, rel: &[u8], host: &Path) -> Children {
         let entries = match fs::read_dir(host) {
             Ok(it) => it,
             Err(error) => {
@@ -158,10 +161,10 @@ impl Iterator for Walker {
             self.started = true;
             let root = self.root.clone();
             let children = self.list(b"", &root);
-            self.stack.push((Vec::new(), children));
+            self.stack.push(children);
         }
         loop {
-            let (_, children) = self.stack.last_mut()?;
+            let children = self.stack.last_mut()?;
             let Some((rel, host)) = children.next() else {
                 self.stack.pop();
                 continue;
@@ -186,7 +189,7 @@ impl Iterator for Walker {
                 // directory, so the restore recreates the place it is mounted on.
                 if self.devices.contains(&meta.dev()) {
                     let children = self.list(&rel, &host);
-                    self.stack.push((rel.clone(), children));
+                    self.stack.push(children);
                 }
             }
             return Some(Visit { rel, host, meta });
