@@ -287,6 +287,8 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: ml.host.hostname.clone(),
         kernel_release: kernel.release.clone(),
+        sets: Vec::new(),
+        compression: media::Compression::default(),
     };
     let mut files = vec![
         (

@@ -1,9 +1,14 @@
 //! Shared by mkrescue and restore-tui: the mountlist model and its file format, size
 //! parsing and printing, validation, and the pure layout edits a restore needs.
-//! Nothing here touches a terminal; only `blockdev` reads from the system.
+//! Nothing here touches a terminal; `blockdev` reads from the system and `archive` extracts
+//! into it.
 
+pub mod archive;
 pub mod blockdev;
+pub mod catalog;
+pub mod hooks;
 pub mod media;
 pub mod mountlist;
 pub mod runner;
 pub mod size;
+pub mod volumes;

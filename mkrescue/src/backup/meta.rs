@@ -3,7 +3,7 @@
 //! earlier path a hard link points to.
 
 use super::select::Visit;
-use rescue_core::archive::{EntryKind, EntryMeta};
+use rescue_core::archive::{data_extents, EntryKind, EntryMeta};
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -178,31 +178,13 @@ fn read_xattrs(path: &Path) -> std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
     Ok(out)
 }
 
-/// The data extents of a file with holes (SEEK_DATA/SEEK_HOLE); None for a dense file.
-/// Only files that occupy fewer blocks than their size are asked.
+/// The data extents of a file with holes; None for a dense file. Only files that occupy
+/// fewer blocks than their size are asked.
 fn sparse_extents(path: &Path, meta: &Metadata) -> std::io::Result<Option<Vec<(u64, u64)>>> {
-    let size = meta.len();
-    if size == 0 || meta.blocks() * 512 >= size {
+    if meta.len() == 0 || meta.blocks() * 512 >= meta.len() {
         return Ok(None);
     }
-    let file = File::open(path)?;
-    let mut extents = Vec::new();
-    let mut pos = 0u64;
-    while pos < size {
-        let data = match rustix::fs::seek(&file, rustix::fs::SeekFrom::Data(pos as i64)) {
-            Ok(d) => d,
-            // No data after pos: the rest is a hole.
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(e) => return Err(e.into()),
-        };
-        let hole = rustix::fs::seek(&file, rustix::fs::SeekFrom::Hole(data as i64))?;
-        let end = hole.min(size);
-        if end > data {
-            extents.push((data, end - data));
-        }
-        pos = end;
-    }
-    Ok(Some(extents))
+    Ok(Some(data_extents(&File::open(path)?)?))
 }
 
 #[cfg(test)]
@@ -234,7 +216,10 @@ mod tests {
         assert!(ext.iter().any(|(o, _)| *o == 8 << 20), "{ext:?}");
         let dense = d.path().join("dense");
         fs::write(&dense, vec![3u8; 10000]).unwrap();
-        assert_eq!(sparse_extents(&dense, &fs::metadata(&dense).unwrap()).unwrap(), None);
+        assert_eq!(
+            sparse_extents(&dense, &fs::metadata(&dense).unwrap()).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -246,6 +231,9 @@ mod tests {
             eprintln!("skipped: no user xattrs on the temp filesystem");
             return;
         }
-        assert_eq!(read_xattrs(&p).unwrap(), vec![(b"user.k".to_vec(), b"v".to_vec())]);
+        assert_eq!(
+            read_xattrs(&p).unwrap(),
+            vec![(b"user.k".to_vec(), b"v".to_vec())]
+        );
     }
 }

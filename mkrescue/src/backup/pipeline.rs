@@ -125,9 +125,10 @@ impl Pipeline {
 
     /// Ends the current set: its file is complete once `take_finished` returns it.
     pub fn end_set(&mut self) -> io::Result<()> {
-        let number = self.current.take().ok_or_else(|| {
-            io::Error::other("end_set without begin_set")
-        })?;
+        let number = self
+            .current
+            .take()
+            .ok_or_else(|| io::Error::other("end_set without begin_set"))?;
         self.send(Some(number))
     }
 
@@ -145,9 +146,14 @@ impl Pipeline {
             starts: self.pending_start.take(),
         };
         self.seq += 1;
-        let tx = self.jobs.as_ref().ok_or_else(|| io::Error::other("pipeline closed"))?;
-        tx.send(job)
-            .map_err(|_| self.writer_error().unwrap_or_else(|| io::Error::other("the set writer stopped")))
+        let tx = self
+            .jobs
+            .as_ref()
+            .ok_or_else(|| io::Error::other("pipeline closed"))?;
+        tx.send(job).map_err(|_| {
+            self.writer_error()
+                .unwrap_or_else(|| io::Error::other("the set writer stopped"))
+        })
     }
 
     /// The writer's error, when it stopped early (a full disk, say).
@@ -264,10 +270,9 @@ fn write_in_order(
             if d.ends.is_some() {
                 let mut set = open.take().ok_or_else(|| io::Error::other("no open set"))?;
                 set.file.flush()?;
-                set.file
-                    .get_ref()
-                    .sync_all()
-                    .map_err(|e| io::Error::new(e.kind(), format!("flushing {}: {e}", set.path.display())))?;
+                set.file.get_ref().sync_all().map_err(|e| {
+                    io::Error::new(e.kind(), format!("flushing {}: {e}", set.path.display()))
+                })?;
                 let finished = SetDone {
                     number: set.number,
                     path: set.path,
@@ -290,7 +295,9 @@ mod tests {
     use std::process::Command;
 
     fn data(n: usize, seed: u8) -> Vec<u8> {
-        (0..n).map(|i| ((i * 7 + seed as usize) % 251) as u8).collect()
+        (0..n)
+            .map(|i| ((i * 7 + seed as usize) % 251) as u8)
+            .collect()
     }
 
     fn run(compression: Compression) {

@@ -146,6 +146,8 @@ mod tests {
                 tool_version: "0.1.0".into(),
                 hostname: "web1".into(),
                 kernel_release: "6.1.0-28-cloud-amd64".into(),
+                sets: Vec::new(),
+                compression: rescue_core::media::Compression::Zstd,
             }),
             manifest_problem: None,
             mountlist: None,
