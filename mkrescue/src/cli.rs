@@ -40,7 +40,7 @@ enum Command {
                       with the modules a restore needs, the restore tools with their libraries, \
                       and restore-tui, which starts when the media boot."
     )]
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
 }
 
 /// Runs mkrescue with the process arguments and returns the exit code:

@@ -1,17 +1,21 @@
 //! `mkrescue create`: capture the layout, gather the rescue system, and write the media.
 
+use crate::backup::{self as backup_mod, select::Rules, BackupOptions, SetReady};
 use crate::boot::{self, BootConfig, Console, HostPaths};
 use crate::gather::{elf, kernel, modules, tools};
 use crate::initramfs::{self, Tree};
-use crate::iso::{self, IsoSpec};
+use crate::iso;
 use crate::probe::{self, SystemPaths};
+use crate::volume_writer::{self, FirstVolume, OutputFormat, VolumeWriter, WrittenVolume};
 use crate::{identity, skel};
 use anyhow::{bail, Context};
 use clap::Args;
-use rescue_core::media::{self, Manifest, ToolsInfo, MANIFEST_VERSION};
+use rescue_core::media::{self, Compression, ToolsInfo};
 use rescue_core::mountlist::{self, validate, FsType, Mountlist};
 use rescue_core::runner::RealRunner;
 use rescue_core::size::format_bytes;
+use rescue_core::volumes::{max_set_size, MediaSizes, Overhead, VolumePacker, DEFAULT_SET_SIZE};
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,6 +33,52 @@ pub struct CreateArgs {
     /// Make boot media only: the layout and the rescue system, without a backup of the files
     #[arg(long)]
     pub no_backup: bool,
+
+    /// Back up only these paths (repeatable; globs; "/home" from the captured root, or a
+    /// name such as "*.db" anywhere)
+    #[arg(short = 'I', long = "include", value_name = "PATH")]
+    pub include: Vec<String>,
+
+    /// Leave these paths out (repeatable; globs; "/var/cache", or a name such as "*.tmp")
+    #[arg(short = 'E', long = "exclude", value_name = "PATH")]
+    pub exclude: Vec<String>,
+
+    /// How the archive sets are compressed
+    #[arg(long, value_name = "ALGORITHM", default_value = "zstd")]
+    pub compress: Compression,
+
+    /// Compression level (zstd 1-19, default 3; gzip 1-9, default 6)
+    #[arg(long, value_name = "N")]
+    pub level: Option<i32>,
+
+    /// Sizes of the volumes, as Mondo takes them: "650m,4.7g" makes the first 650 MiB and
+    /// every later one 4.7 GiB; a longer list sets each in turn and the last repeats
+    /// (default: one volume of any size). "4.7GB" is decimal, as DVDs are sold
+    #[arg(short = 's', long = "media-size", value_name = "SIZE,...")]
+    pub media_size: Option<String>,
+
+    /// Largest tar stream of one archive set (default 256m, smaller for small media)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub set_size: Option<u64>,
+
+    /// Write the volumes as ISO images (rescue-N.iso) or as plain directories (rescue-N/)
+    #[arg(long, value_name = "FORMAT", default_value = "iso")]
+    pub output_format: OutputFormat,
+
+    /// Run this before each volume is written ({iso} and {volume}, or Mondo's _ISO_ and
+    /// _CD#_, are replaced; also in $MKRESCUE_ISO and $MKRESCUE_VOLUME)
+    #[arg(long, value_name = "CMD")]
+    pub before_volume: Option<String>,
+
+    /// Run this after each volume is written, such as a command that burns it; a failing
+    /// hook stops the run
+    #[arg(long, value_name = "CMD")]
+    pub after_volume: Option<String>,
+
+    /// Also write the (single-volume) image straight to this block device, such as a USB
+    /// stick, and read it back to verify. Everything on the device is lost
+    #[arg(long, value_name = "DEVICE")]
+    pub write_to: Option<PathBuf>,
 
     /// Kernel image to boot (default: the running kernel, /boot/vmlinuz-RELEASE)
     #[arg(long, value_name = "FILE")]
@@ -83,9 +133,13 @@ pub struct CreateArgs {
 /// What one run made, for the summary.
 #[derive(Debug, serde::Serialize)]
 pub struct Summary {
+    /// Volume 1 and its label (the boot media).
     pub iso: PathBuf,
     pub label: String,
     pub iso_bytes: u64,
+    pub volumes: Vec<WrittenVolume>,
+    /// What the backup stored (absent with --no-backup).
+    pub backup: Option<BackupReport>,
     pub initramfs_bytes: u64,
     pub initramfs_files: u64,
     pub kernel: String,
@@ -106,7 +160,27 @@ pub struct Timings {
     pub gather_ms: u64,
     pub initramfs_ms: u64,
     pub boot_loaders_ms: u64,
+    /// The backup and the volumes (with --no-backup, the one boot volume).
     pub iso_ms: u64,
+}
+
+/// What went into the archive sets.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct BackupReport {
+    pub files: u64,
+    pub entries: u64,
+    /// Logical bytes of the files read.
+    pub bytes_in: u64,
+    /// Bytes of the compressed sets.
+    pub bytes_out: u64,
+    pub ratio: f64,
+    pub sets: u32,
+    pub seconds: f64,
+    pub changed: Vec<String>,
+    pub unreadable: Vec<String>,
+    pub vanished: Vec<String>,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// Milliseconds since `start`, and restarts it.
@@ -116,13 +190,11 @@ fn lap(start: &mut Instant) -> u64 {
     ms
 }
 
+fn parse_size(text: &str) -> Result<u64, String> {
+    rescue_core::size::parse_bytes(text).map_err(|e| e.to_string())
+}
+
 pub fn run(args: &CreateArgs) -> anyhow::Result<i32> {
-    if !args.no_backup {
-        bail!(
-            "this version makes boot media only: add --no-backup (the media then rebuild the \
-             disks but hold no files)"
-        );
-    }
     let summary = create(args)?;
     for w in &summary.warnings {
         eprintln!("warning: {w}");
@@ -152,6 +224,35 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<i32> {
                 (false, false) => "none",
             }
         );
+        for v in summary.volumes.iter().skip(1) {
+            println!(
+                "{}: {} ({})",
+                v.path.display(),
+                v.label,
+                format_bytes(v.bytes)
+            );
+        }
+        if let Some(b) = &summary.backup {
+            println!(
+                "backup: {} files, {} read, {} in {} sets ({:.2}:1), {} volume(s), {:.1} s{}",
+                b.files,
+                format_bytes(b.bytes_in),
+                format_bytes(b.bytes_out),
+                b.sets,
+                b.ratio,
+                summary.volumes.len(),
+                b.seconds,
+                if b.changed.is_empty() && b.unreadable.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} changed while read, {} unreadable (see the warnings)",
+                        b.changed.len(),
+                        b.unreadable.len()
+                    )
+                }
+            );
+        }
     }
     Ok(0)
 }
@@ -191,7 +292,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     let restore_tui = find_restore_tui(args.restore_tui.as_deref())?;
 
     let backup_id = identity::backup_id(&ml.host.hostname, epoch);
-    let label = Manifest::label_for(&backup_id);
+    let label = volume_writer::label(&backup_id, 1);
 
     let mut tree = Tree::new();
     let tool_report = tools::gather_tools(&args.tools_root, tools::DEFAULT_TOOLS, &mut tree)
@@ -277,20 +378,8 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     warnings.extend(boot_files.warnings.iter().cloned());
     timings.boot_loaders_ms = lap(&mut clock);
 
-    let manifest = Manifest {
-        version: MANIFEST_VERSION,
-        backup_id: backup_id.clone(),
-        label: label.clone(),
-        volume: 1,
-        volumes: 1,
-        created: epoch,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        hostname: ml.host.hostname.clone(),
-        kernel_release: kernel.release.clone(),
-        sets: Vec::new(),
-        compression: media::Compression::default(),
-    };
-    let mut files = vec![
+    let mtime = i64::try_from(epoch).unwrap_or(i64::MAX);
+    let mut first_files = vec![
         (
             "/boot/vmlinuz".to_string(),
             iso::IsoSource::Host(kernel.image.clone()),
@@ -300,32 +389,53 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
             iso::IsoSource::Host(initrd.clone()),
         ),
         (
-            media::MANIFEST_PATH.to_string(),
-            iso::IsoSource::Bytes(serde_json::to_vec_pretty(&manifest)?),
-        ),
-        (
             media::MOUNTLIST_PATH.to_string(),
             iso::IsoSource::Bytes(mountlist_json.into_bytes()),
         ),
     ];
-    files.extend(boot_files.files.iter().cloned());
-    let iso_path = args.output.join("rescue-1.iso");
-    let spec = IsoSpec {
-        volume_id: label.clone(),
-        files,
-        bios: boot_files.bios.clone(),
-        uefi: boot_files.uefi.clone(),
-        hybrid: true,
-        publisher: format!("mkrescue {}", env!("CARGO_PKG_VERSION")),
-        mtime: i64::try_from(epoch).unwrap_or(i64::MAX),
+    first_files.extend(boot_files.files.iter().cloned());
+    let sizes = match &args.media_size {
+        Some(list) => MediaSizes::parse(list).context("-s/--media-size")?,
+        None => MediaSizes::unlimited(),
     };
-    iso::write_iso(&spec, &iso_path).with_context(|| format!("writing {}", iso_path.display()))?;
+    let mut writer = VolumeWriter {
+        output: args.output.clone(),
+        format: args.output_format,
+        backup_id: backup_id.clone(),
+        created: epoch,
+        hostname: ml.host.hostname.clone(),
+        kernel_release: kernel.release.clone(),
+        compression: args.compress,
+        before_hook: args.before_volume.clone(),
+        after_hook: args.after_volume.clone(),
+        runner: &RealRunner,
+        first: Some(FirstVolume {
+            files: first_files,
+            bios: boot_files.bios.clone(),
+            uefi: boot_files.uefi.clone(),
+        }),
+        sizes: sizes.clone(),
+    };
+    let (volumes, backup) = if args.no_backup {
+        (vec![writer.write(1, 1, &[], mtime)?], None)
+    } else {
+        let (volumes, report) =
+            write_backup(args, &ml, &mut writer, &sizes, scratch.path(), mtime)?;
+        warnings.extend(report.warnings.iter().cloned());
+        (volumes, Some(report))
+    };
     timings.iso_ms = lap(&mut clock);
+    if let Some(device) = &args.write_to {
+        write_to_device(&volumes, device)?;
+    }
 
+    let first = volumes.first().context("no volume was written")?;
     Ok(Summary {
-        iso_bytes: fs::metadata(&iso_path)?.len(),
-        iso: iso_path,
+        iso_bytes: first.bytes,
+        iso: first.path.clone(),
         label,
+        volumes,
+        backup,
         initramfs_bytes,
         initramfs_files: stats.entries,
         kernel: kernel.release,
@@ -398,4 +508,223 @@ fn find_restore_tui(given: Option<&Path>) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// Backs the files up into sets and writes the volumes as they fill.
+fn write_backup(
+    args: &CreateArgs,
+    ml: &Mountlist,
+    writer: &mut VolumeWriter<'_>,
+    sizes: &MediaSizes,
+    scratch: &Path,
+    mtime: i64,
+) -> anyhow::Result<(Vec<WrittenVolume>, BackupReport)> {
+    let started = Instant::now();
+    let root = fs::canonicalize(&args.root)
+        .with_context(|| format!("resolving --root {}", args.root.display()))?;
+    let overhead = match args.output_format {
+        OutputFormat::Iso => Overhead::ISO9660,
+        OutputFormat::Dir => Overhead::DIRECTORY,
+    };
+    let set_size = match args.set_size {
+        Some(size) => size,
+        None => max_set_size(sizes, overhead, args.compress, DEFAULT_SET_SIZE)
+            .context("choosing the size of the archive sets")?,
+    };
+    let level = args.level.unwrap_or(match args.compress {
+        Compression::Gzip => 6,
+        _ => 3,
+    });
+    let opts = BackupOptions {
+        root: root.clone(),
+        rules: Rules {
+            includes: args.include.clone(),
+            excludes: args.exclude.clone(),
+        },
+        devices: backed_up_devices(&root, ml),
+        skip: vec![args.output.clone(), scratch.to_path_buf()],
+        set_size,
+        compression: args.compress,
+        level,
+        workers: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    };
+
+    let mut packer: Option<VolumePacker> = None;
+    let mut pending: Vec<SetReady> = Vec::new();
+    let mut volumes: Vec<WrittenVolume> = Vec::new();
+    let mut bytes_out = 0u64;
+    let catalog = scratch.join("catalog.zst");
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let summary = backup_mod::run(&opts, scratch, &mut |set| {
+        bytes_out += set.set.bytes;
+        if packer.is_none() {
+            // The catalog is complete before the first set: volume 1 can be sized now.
+            add_catalog(writer, &catalog)?;
+            packer = Some(VolumePacker::new(
+                sizes.clone(),
+                first_volume_bytes(writer)?,
+                overhead,
+            )?);
+        }
+        let p = packer.as_mut().context("volume packer")?;
+        if let Some(closed) = p.add_set(set.set.number, set.set.bytes, set.hashes_bytes)? {
+            let (these, rest): (Vec<_>, Vec<_>) = pending
+                .drain(..)
+                .partition(|s| closed.sets.contains(&s.set.number));
+            pending = rest;
+            volumes.push(writer.write(closed.volume, 0, &these, mtime)?);
+        }
+        pending.push(set);
+        let line = format!(
+            "backup: set {} written ({} so far, {} volume(s) done)",
+            pending.last().map(|s| s.set.number).unwrap_or(0),
+            format_bytes(bytes_out),
+            volumes.len()
+        );
+        if progress {
+            eprint!("\r{line}   ");
+        } else {
+            eprintln!("{line}");
+        }
+        Ok(())
+    })?;
+    if progress {
+        eprintln!();
+    }
+    let packer = match packer {
+        Some(p) => p,
+        None => {
+            add_catalog(writer, &catalog)?;
+            VolumePacker::new(sizes.clone(), first_volume_bytes(writer)?, overhead)?
+        }
+    };
+    let last = packer.finish();
+    volumes.push(writer.write(last.volume, last.volume, &pending, mtime)?);
+
+    let seconds = started.elapsed().as_secs_f64();
+    let mut warnings = summary.plan.warnings;
+    warnings.extend(summary.store.warnings.iter().cloned());
+    for f in &summary.store.changed {
+        warnings.push(format!(
+            "{f} changed while it was read: stored as read, and marked"
+        ));
+    }
+    for f in &summary.store.unreadable {
+        warnings.push(format!("cannot read {f}: not backed up"));
+    }
+    for f in &summary.store.vanished {
+        warnings.push(format!("{f} vanished before it was read"));
+    }
+    Ok((
+        volumes,
+        BackupReport {
+            files: summary.plan.files,
+            entries: summary.plan.entries,
+            bytes_in: summary.plan.bytes,
+            bytes_out,
+            ratio: if bytes_out == 0 {
+                0.0
+            } else {
+                summary.plan.bytes as f64 / bytes_out as f64
+            },
+            sets: summary.plan.sets,
+            seconds,
+            changed: summary.store.changed,
+            unreadable: summary.store.unreadable,
+            vanished: summary.store.vanished,
+            warnings,
+        },
+    ))
+}
+
+/// Devices of the filesystems the mountlist captured, as mounted under the root now.
+fn backed_up_devices(root: &Path, ml: &Mountlist) -> HashSet<u64> {
+    use std::os::unix::fs::MetadataExt;
+    ml.filesystems()
+        .filter_map(|(_, f)| f.mount_point.as_deref())
+        .filter_map(|m| fs::metadata(root.join(m.trim_start_matches('/'))).ok())
+        .map(|m| m.dev())
+        .collect()
+}
+
+fn add_catalog(writer: &mut VolumeWriter<'_>, catalog: &Path) -> anyhow::Result<()> {
+    let first = writer
+        .first
+        .as_mut()
+        .context("volume 1 was already written")?;
+    first.files.push((
+        media::CATALOG_PATH.to_string(),
+        iso::IsoSource::Host(catalog.to_path_buf()),
+    ));
+    Ok(())
+}
+
+/// Bytes volume 1 holds before any set: boot files, mountlist, catalog.
+fn first_volume_bytes(writer: &VolumeWriter<'_>) -> anyhow::Result<u64> {
+    let first = writer
+        .first
+        .as_ref()
+        .context("volume 1 was already written")?;
+    let mut total = 0;
+    for (_, source) in &first.files {
+        total += match source {
+            iso::IsoSource::Host(p) => fs::metadata(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .len(),
+            iso::IsoSource::Bytes(b) => b.len() as u64,
+        };
+    }
+    Ok(total)
+}
+
+/// Copies the single volume onto a block device and reads it back to compare.
+fn write_to_device(volumes: &[WrittenVolume], device: &Path) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let [only] = volumes else {
+        bail!(
+            "--write-to takes a single-volume backup, and this one has {} volumes: leave out \
+             -s or give a larger size",
+            volumes.len()
+        );
+    };
+    anyhow::ensure!(
+        only.path.is_file(),
+        "--write-to needs an ISO image (leave out --output-format dir)"
+    );
+    let mut src = fs::File::open(&only.path)?;
+    let mut dst = fs::OpenOptions::new()
+        .write(true)
+        .open(device)
+        .with_context(|| format!("opening {} for writing", device.display()))?;
+    let mut buf = vec![0u8; 4 << 20];
+    let mut written = blake3::Hasher::new();
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        dst.write_all(&buf[..n])
+            .with_context(|| format!("writing {}", device.display()))?;
+        written.update(&buf[..n]);
+    }
+    dst.sync_all()
+        .with_context(|| format!("flushing {}", device.display()))?;
+    drop(dst);
+    let mut back = fs::File::open(device)?.take(only.bytes);
+    let mut read = blake3::Hasher::new();
+    loop {
+        let n = back.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        read.update(&buf[..n]);
+    }
+    anyhow::ensure!(
+        read.finalize() == written.finalize(),
+        "{} does not read back what was written: the device may be failing",
+        device.display()
+    );
+    Ok(())
 }

@@ -12,3 +12,4 @@ pub mod mountlist_cmd;
 pub mod output;
 pub mod probe;
 pub mod skel;
+pub mod volume_writer;

@@ -1,0 +1,235 @@
+//! Writing finished volumes: an ISO image (or a plain directory) per volume, with its
+//! manifest and sets, volume 1 with the boot files, mountlist and catalog; the user's
+//! hooks around each one.
+
+use crate::backup::SetReady;
+use crate::iso::{self, BiosEntry, IsoSource, IsoSpec};
+use anyhow::{bail, Context};
+use rescue_core::catalog::to_hex;
+use rescue_core::hooks::{hook_command, HookKind};
+use rescue_core::media::{self, Compression, Manifest, SetInfo, MANIFEST_VERSION};
+use rescue_core::runner::Runner;
+use rescue_core::volumes::MediaSizes;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// ISO 9660 images: rescue-1.iso, rescue-2.iso ...
+    Iso,
+    /// Plain directories with the same contents: rescue-1/, rescue-2/ ... (for NFS, USB
+    /// disks, DVD-RAM mounted as a removable disk)
+    Dir,
+}
+
+/// What only volume 1 carries.
+#[derive(Debug, Clone)]
+pub struct FirstVolume {
+    /// Boot files, mountlist, catalog: (path on the volume, source).
+    pub files: Vec<(String, IsoSource)>,
+    pub bios: Option<BiosEntry>,
+    pub uefi: Option<String>,
+}
+
+pub struct VolumeWriter<'a> {
+    pub output: PathBuf,
+    pub format: OutputFormat,
+    pub backup_id: String,
+    pub created: u64,
+    pub hostname: String,
+    pub kernel_release: String,
+    pub compression: Compression,
+    pub before_hook: Option<String>,
+    pub after_hook: Option<String>,
+    pub runner: &'a dyn Runner,
+    pub first: Option<FirstVolume>,
+    /// Size limit of each volume, checked after writing.
+    pub sizes: MediaSizes,
+}
+
+impl std::fmt::Debug for VolumeWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VolumeWriter")
+            .field("output", &self.output)
+            .field("format", &self.format)
+            .field("backup_id", &self.backup_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One volume as written.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WrittenVolume {
+    pub number: u32,
+    pub path: PathBuf,
+    pub label: String,
+    pub bytes: u64,
+    pub sets: Vec<u32>,
+}
+
+/// The label of volume `n`: RESCUE_<id>_<n>.
+pub fn label(backup_id: &str, n: u32) -> String {
+    format!("{}_{n}", Manifest::label_for(backup_id))
+}
+
+impl VolumeWriter<'_> {
+    pub fn volume_path(&self, n: u32) -> PathBuf {
+        match self.format {
+            OutputFormat::Iso => self.output.join(format!("rescue-{n}.iso")),
+            OutputFormat::Dir => self.output.join(format!("rescue-{n}")),
+        }
+    }
+
+    /// Writes volume `n` holding `sets`; `volumes` is the total when known (else 0).
+    /// The set files are removed from the scratch area once the volume holds them.
+    pub fn write(
+        &mut self,
+        n: u32,
+        volumes: u32,
+        sets: &[SetReady],
+        mtime: i64,
+    ) -> anyhow::Result<WrittenVolume> {
+        let path = self.volume_path(n);
+        let label = label(&self.backup_id, n);
+        if let Some(template) = &self.before_hook {
+            self.run_hook(HookKind::BeforeVolume, template, &path, n)?;
+        }
+        let manifest = Manifest {
+            version: MANIFEST_VERSION,
+            backup_id: self.backup_id.clone(),
+            label: label.clone(),
+            volume: n,
+            volumes,
+            created: self.created,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            hostname: self.hostname.clone(),
+            kernel_release: self.kernel_release.clone(),
+            sets: sets.iter().map(|s| set_info(s, self.compression)).collect(),
+            compression: self.compression,
+        };
+        let mut files = vec![(
+            media::MANIFEST_PATH.to_string(),
+            IsoSource::Bytes(serde_json::to_vec_pretty(&manifest)?),
+        )];
+        for s in sets {
+            files.push((
+                format!("/{}", media::set_file(s.set.number, self.compression)),
+                IsoSource::Host(s.set.path.clone()),
+            ));
+            files.push((
+                format!("/{}", media::hash_list_file(s.set.number)),
+                IsoSource::Host(s.hashes.clone()),
+            ));
+        }
+        let first = if n == 1 { self.first.take() } else { None };
+        let (bios, uefi) = match &first {
+            Some(f) => {
+                files.extend(f.files.iter().cloned());
+                (f.bios.clone(), f.uefi.clone())
+            }
+            None => (None, None),
+        };
+        let bytes = match self.format {
+            OutputFormat::Iso => {
+                let spec = IsoSpec {
+                    volume_id: label.clone(),
+                    files,
+                    bios,
+                    uefi,
+                    hybrid: n == 1,
+                    publisher: format!("mkrescue {}", env!("CARGO_PKG_VERSION")),
+                    mtime,
+                };
+                iso::write_iso(&spec, &path)
+                    .with_context(|| format!("writing volume {n} to {}", path.display()))?
+                    .bytes
+            }
+            OutputFormat::Dir => write_dir(&files, &path)
+                .with_context(|| format!("writing volume {n} to {}", path.display()))?,
+        };
+        let limit = self.sizes.size_of(n);
+        if bytes > limit {
+            bail!(
+                "volume {n} came out {bytes} bytes, over its size of {limit}: make the media \
+                 size a little larger"
+            );
+        }
+        for s in sets {
+            // Scratch copies; the volume now holds them.
+            let _ = fs::remove_file(&s.set.path);
+            let _ = fs::remove_file(&s.hashes);
+        }
+        if let Some(template) = &self.after_hook {
+            self.run_hook(HookKind::AfterVolume, template, &path, n)?;
+        }
+        Ok(WrittenVolume {
+            number: n,
+            path,
+            label,
+            bytes,
+            sets: sets.iter().map(|s| s.set.number).collect(),
+        })
+    }
+
+    fn run_hook(&self, kind: HookKind, template: &str, path: &Path, n: u32) -> anyhow::Result<()> {
+        let cmd = hook_command(kind, template, &path.display().to_string(), n);
+        self.runner.run(&cmd).with_context(|| {
+            format!("the {} hook for volume {n} failed; stopping", kind.option())
+        })?;
+        Ok(())
+    }
+}
+
+fn set_info(s: &SetReady, compression: Compression) -> SetInfo {
+    SetInfo {
+        number: s.set.number,
+        file: media::set_file(s.set.number, compression),
+        bytes: s.set.bytes,
+        tar_bytes: s.set.tar_bytes,
+        entries: s.entries,
+        b3: to_hex(&s.set.b3),
+        hashes: media::hash_list_file(s.set.number),
+        hashes_b3: to_hex(&s.hashes_b3),
+    }
+}
+
+/// Writes a volume as a directory: built under `.NAME.partial`, renamed when complete.
+fn write_dir(files: &[(String, IsoSource)], out: &Path) -> anyhow::Result<u64> {
+    let name = out
+        .file_name()
+        .with_context(|| format!("{} names no directory", out.display()))?;
+    let partial = out.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    if partial.exists() {
+        fs::remove_dir_all(&partial)
+            .with_context(|| format!("removing the stale {}", partial.display()))?;
+    }
+    let result = (|| -> anyhow::Result<u64> {
+        let mut bytes = 0;
+        for (path, source) in files {
+            let dest = partial.join(path.trim_start_matches('/'));
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            bytes += match source {
+                IsoSource::Host(p) => fs::copy(p, &dest)
+                    .with_context(|| format!("copying {} to {}", p.display(), dest.display()))?,
+                IsoSource::Bytes(b) => {
+                    fs::write(&dest, b).with_context(|| format!("writing {}", dest.display()))?;
+                    b.len() as u64
+                }
+            };
+            fs::File::open(&dest)?.sync_all()?;
+        }
+        if out.exists() {
+            fs::remove_dir_all(out)
+                .with_context(|| format!("replacing the old {}", out.display()))?;
+        }
+        fs::rename(&partial, out)
+            .with_context(|| format!("renaming {} to {}", partial.display(), out.display()))?;
+        Ok(bytes)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&partial);
+    }
+    result
+}
