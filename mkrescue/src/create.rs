@@ -175,7 +175,12 @@ pub struct BackupReport {
     pub bytes_out: u64,
     pub ratio: f64,
     pub sets: u32,
+    /// The whole backup, volumes included.
     pub seconds: f64,
+    /// Of which selecting the files and writing the catalog (pass 1).
+    pub plan_seconds: f64,
+    /// Of which writing the volumes (ISO images or directories) from the finished sets.
+    pub volume_seconds: f64,
     pub changed: Vec<String>,
     pub unreadable: Vec<String>,
     pub vanished: Vec<String>,
@@ -555,6 +560,7 @@ fn write_backup(
     let mut pending: Vec<SetReady> = Vec::new();
     let mut volumes: Vec<WrittenVolume> = Vec::new();
     let mut bytes_out = 0u64;
+    let mut volume_time = std::time::Duration::ZERO;
     let catalog = scratch.join("catalog.zst");
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let summary = backup_mod::run(&opts, scratch, &mut |set| {
@@ -574,7 +580,9 @@ fn write_backup(
                 .drain(..)
                 .partition(|s| closed.sets.contains(&s.set.number));
             pending = rest;
+            let t = Instant::now();
             volumes.push(writer.write(closed.volume, 0, &these, mtime)?);
+            volume_time += t.elapsed();
         }
         pending.push(set);
         let line = format!(
@@ -601,7 +609,9 @@ fn write_backup(
         }
     };
     let last = packer.finish();
+    let t = Instant::now();
     volumes.push(writer.write(last.volume, last.volume, &pending, mtime)?);
+    volume_time += t.elapsed();
 
     let seconds = started.elapsed().as_secs_f64();
     let mut warnings = summary.plan.warnings;
@@ -631,6 +641,8 @@ fn write_backup(
             },
             sets: summary.plan.sets,
             seconds,
+            plan_seconds: summary.plan_seconds,
+            volume_seconds: volume_time.as_secs_f64(),
             changed: summary.store.changed,
             unreadable: summary.store.unreadable,
             vanished: summary.store.vanished,

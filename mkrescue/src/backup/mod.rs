@@ -33,6 +33,8 @@ pub struct BackupOptions {
 #[derive(Debug)]
 pub struct BackupSummary {
     pub catalog: PathBuf,
+    /// Seconds of pass 1 (walk, catalog, plan).
+    pub plan_seconds: f64,
     pub plan: plan::PlanSummary,
     pub store: store::StoreSummary,
 }
@@ -47,31 +49,71 @@ pub fn run(
     let sets_dir = scratch.join("sets");
     std::fs::create_dir_all(&sets_dir).with_context(|| format!("making {}", sets_dir.display()))?;
     let catalog = scratch.join("catalog.zst");
-    let plan_file = scratch.join("plan.jsonl");
     let mut walker = Walker::new(
         &opts.root,
         opts.rules.clone(),
         opts.devices.clone(),
         &opts.skip,
     );
-    let planned = plan::plan(&opts.root, &mut walker, opts.set_size, &catalog, &plan_file)
-        .context("selecting the files and writing the catalog")?;
-    let stored = store::store(
-        &store::Options {
-            root: &opts.root,
-            plan: &plan_file,
-            dir: &sets_dir,
-            compression: opts.compression,
-            level: opts.level,
-            workers: opts.workers,
-        },
-        ready,
-    )
-    .context("writing the archive sets")?;
-    // The plan served its purpose; a failure to remove scratch is not the user's problem.
-    let _ = std::fs::remove_file(&plan_file);
+    // Pass 1 plans on its own thread while pass 2 stores what is planned; sets finished
+    // before the catalog is complete wait, so the caller sees the catalog before any set.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<plan::PlanItem>(4096);
+    let started = std::time::Instant::now();
+    let plan_done = std::sync::atomic::AtomicBool::new(false);
+    let (planned, plan_seconds, stored, waiting) = std::thread::scope(|scope| {
+        let planner = scope.spawn(|| {
+            let result = plan::plan(
+                &opts.root,
+                &mut walker,
+                opts.set_size,
+                &catalog,
+                &mut |item| {
+                    tx.send(item)
+                        .map_err(|_| anyhow::anyhow!("the archive writer stopped"))
+                },
+            );
+            drop(tx);
+            let ok = result.is_ok();
+            plan_done.store(ok, std::sync::atomic::Ordering::Release);
+            (result, started.elapsed().as_secs_f64())
+        });
+        let mut waiting: Vec<SetReady> = Vec::new();
+        let mut items = rx.into_iter();
+        let stored = store::store(
+            &store::Options {
+                root: &opts.root,
+                dir: &sets_dir,
+                compression: opts.compression,
+                level: opts.level,
+                workers: opts.workers,
+            },
+            &mut items,
+            &mut |set| {
+                waiting.push(set);
+                if plan_done.load(std::sync::atomic::Ordering::Acquire) {
+                    for set in waiting.drain(..) {
+                        ready(set)?;
+                    }
+                }
+                Ok(())
+            },
+        );
+        // A planner blocked on a full channel must see it close before it is joined.
+        drop(items);
+        let (planned, seconds) = match planner.join() {
+            Ok(r) => r,
+            Err(_) => (Err(anyhow::anyhow!("the planner panicked")), 0.0),
+        };
+        (planned, seconds, stored, waiting)
+    });
+    let planned = planned.context("selecting the files and writing the catalog")?;
+    let stored = stored.context("writing the archive sets")?;
+    for set in waiting {
+        ready(set)?;
+    }
     Ok(BackupSummary {
         catalog,
+        plan_seconds,
         plan: planned,
         store: stored,
     })

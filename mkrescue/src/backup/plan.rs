@@ -2,62 +2,34 @@
 //!
 //! The catalog must be complete before the first set is written (volume 1 carries it), so
 //! the walk reads metadata only and decides, from the exact tar size of every entry, which
-//! set holds it and how a file larger than a set is sliced. The plan goes to a scratch
-//! file that pass 2 streams back, so memory does not grow with the number of files.
+//! set holds it and how a file larger than a set is sliced. Planned entries stream to pass 2
+//! as they are decided (the two run side by side), so memory does not grow with the number
+//! of files.
 
 use super::meta::{entry_meta, HardLinks, MetaWarning, Names};
 use super::select::{Visit, Walker};
 use anyhow::Context;
 use rescue_core::archive::{stored_size, EntryKind, EntryMeta, Slice};
 use rescue_core::catalog::{CatalogKind, CatalogRecord, CatalogWriter};
-use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// One tar entry to write in pass 2.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One tar entry to write in pass 2, with everything pass 1 read about it, so pass 2
+/// only opens and reads regular files.
+#[derive(Debug, Clone)]
 pub struct PlanItem {
     /// Catalog index.
     pub i: u64,
     pub set: u32,
-    /// Path relative to the root, hex (names need not be UTF-8).
-    pub rel: String,
-    /// Where it is on the host, hex.
-    pub host: String,
-    /// For a regular file: the size seen in pass 1 (what the catalog promises).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    /// For a slice: (offset, length, total).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slice: Option<(u64, u64, u64)>,
-    /// For a hard link: the path it links to, hex.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link: Option<String>,
-}
-
-impl PlanItem {
-    pub fn rel_bytes(&self) -> Vec<u8> {
-        unhex(&self.rel)
-    }
-
-    pub fn host_path(&self) -> PathBuf {
-        PathBuf::from(std::ffi::OsStr::from_bytes(&unhex(&self.host)))
-    }
-
-    pub fn link_bytes(&self) -> Option<Vec<u8>> {
-        self.link.as_deref().map(unhex)
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    rescue_core::catalog::to_hex(bytes)
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    // The plan is written by this process a moment earlier; it is always valid hex.
-    rescue_core::catalog::from_hex(text).unwrap_or_default()
+    /// The entry as planned (for a slice: the slice's).
+    pub meta: EntryMeta,
+    /// Where it is on the host.
+    pub host: PathBuf,
+    /// For a regular file: size and mtime seen in pass 1, to notice a change.
+    pub seen: Option<(u64, (i64, u32))>,
+    /// For a slice: where in the file it starts.
+    pub offset: u64,
 }
 
 /// What pass 1 found.
@@ -96,13 +68,13 @@ impl Cutter {
     }
 }
 
-/// Walks, writes the catalog to `catalog` and the plan to `plan`.
+/// Walks, writes the catalog to `catalog`, and hands each planned entry to `emit` in order.
 pub fn plan(
     root: &Path,
     walker: &mut Walker,
     set_size: u64,
     catalog: &Path,
-    plan: &Path,
+    emit: &mut dyn FnMut(PlanItem) -> anyhow::Result<()>,
 ) -> anyhow::Result<PlanSummary> {
     let names = Names::load(root);
     let mut links = HardLinks::default();
@@ -115,8 +87,6 @@ pub fn plan(
     let mut cat = CatalogWriter::new(BufWriter::new(
         File::create(catalog).with_context(|| format!("creating {}", catalog.display()))?,
     ))?;
-    let mut out =
-        BufWriter::new(File::create(plan).with_context(|| format!("creating {}", plan.display()))?);
     let mut warnings: Vec<MetaWarning> = Vec::new();
 
     let root_visit = Visit {
@@ -135,20 +105,22 @@ pub fn plan(
             &mut warnings,
         );
         let record = catalog_record(index, &meta, link.as_ref().map(|l| l.1));
+        let seen = match (&meta.kind, &link) {
+            (EntryKind::File { size, .. }, None) => Some((*size, meta.mtime)),
+            _ => None,
+        };
         let mut item = PlanItem {
             i: index,
             set: 0,
-            rel: hex(&visit.rel),
-            host: hex(visit.host.as_os_str().as_bytes()),
-            size: None,
-            slice: None,
-            link: link.map(|l| hex(&l.0)),
+            meta: meta.clone(),
+            host: visit.host.clone(),
+            seen,
+            offset: 0,
         };
         let stored = stored_size(&meta);
         match &meta.kind {
             EntryKind::File { size, .. } if stored > set_size => {
                 // Larger than a set: slices, each filling the rest of a set.
-                item.size = Some(*size);
                 let mut slices = 0u32;
                 let total = *size;
                 let mut offset = 0u64;
@@ -164,8 +136,9 @@ pub fn plan(
                     cutter.used += piece;
                     slices += 1;
                     item.set = cutter.set;
-                    item.slice = Some((offset, len, total));
-                    write_item(&mut out, &item)?;
+                    item.meta = slice_meta(&meta, offset, len, total);
+                    item.offset = offset;
+                    emit(item.clone())?;
                     offset += len;
                     if offset >= total {
                         break;
@@ -181,7 +154,6 @@ pub fn plan(
             }
             kind => {
                 if let EntryKind::File { size, .. } = kind {
-                    item.size = Some(*size);
                     summary.files += 1;
                     summary.bytes += size;
                 }
@@ -189,7 +161,7 @@ pub fn plan(
                 let mut record = record;
                 record.set = item.set;
                 cat.write(&record)?;
-                write_item(&mut out, &item)?;
+                emit(item)?;
             }
         }
         index += 1;
@@ -197,8 +169,6 @@ pub fn plan(
     cat.finish()?
         .flush()
         .with_context(|| format!("writing {}", catalog.display()))?;
-    out.flush()
-        .with_context(|| format!("writing {}", plan.display()))?;
     summary.entries = index;
     summary.sets = cutter.set;
     summary.warnings.extend(warnings.into_iter().map(|w| w.0));
@@ -228,21 +198,6 @@ pub fn slice_meta(meta: &EntryMeta, offset: u64, len: u64, total: u64) -> EntryM
         slice: Some(Slice { offset, total }),
         ..meta.clone()
     }
-}
-
-fn write_item(out: &mut impl Write, item: &PlanItem) -> anyhow::Result<()> {
-    serde_json::to_writer(&mut *out, item)?;
-    out.write_all(b"\n")?;
-    Ok(())
-}
-
-/// Streams the plan back.
-pub fn read_plan(path: &Path) -> anyhow::Result<impl Iterator<Item = anyhow::Result<PlanItem>>> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(BufReader::new(file).lines().map(|line| {
-        let line = line?;
-        serde_json::from_str(&line).context("reading the backup plan")
-    }))
 }
 
 fn catalog_record(index: u64, meta: &EntryMeta, link: Option<u64>) -> CatalogRecord {

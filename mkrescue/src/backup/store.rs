@@ -1,12 +1,10 @@
 //! Pass 2: write the planned entries into archive sets, hashing every file as it is read
 //! and noticing files that change or fail while they are read.
 
-use super::meta::{entry_meta, MetaWarning, Names};
 use super::pipeline::{Pipeline, SetDone};
-use super::plan::{read_plan, slice_meta, PlanItem};
-use super::select::Visit;
+use super::plan::PlanItem;
 use anyhow::Context;
-use rescue_core::archive::{EntryKind, EntryMeta, TarWriter};
+use rescue_core::archive::{EntryKind, TarWriter};
 use rescue_core::catalog::{Blake3Writer, HashListWriter, HashRecord};
 use rescue_core::media::{hash_list_file, Compression};
 use std::fs::{self, File};
@@ -40,7 +38,6 @@ pub struct StoreSummary {
 #[derive(Debug)]
 pub struct Options<'a> {
     pub root: &'a Path,
-    pub plan: &'a Path,
     /// Where set files and hash lists go.
     pub dir: &'a Path,
     pub compression: Compression,
@@ -69,9 +66,9 @@ struct OpenSet {
 /// Writes every set; `ready` is called for each complete set, in order.
 pub fn store(
     opts: &Options<'_>,
+    items: &mut dyn Iterator<Item = PlanItem>,
     ready: &mut dyn FnMut(SetReady) -> anyhow::Result<()>,
 ) -> anyhow::Result<StoreSummary> {
-    let names = Names::load(opts.root);
     let mut summary = StoreSummary::default();
     let mut pipeline = Some(Pipeline::start(
         opts.dir,
@@ -81,10 +78,8 @@ pub fn store(
     ));
     let mut open: Option<OpenSet> = None;
     let mut hash_lists: Vec<HashList> = Vec::new();
-    let mut warnings: Vec<MetaWarning> = Vec::new();
 
-    for item in read_plan(opts.plan)? {
-        let item = item?;
+    for item in items {
         if open.as_ref().map(|s| s.number) != Some(item.set) {
             if let Some(set) = open.take() {
                 let (p, list) = close_set(set)?;
@@ -112,7 +107,7 @@ pub fn store(
             deliver(&mut pipeline, &mut open, &mut hash_lists, ready)?;
         }
         let set = open.as_mut().context("no open set")?;
-        store_item(&item, &names, set, &mut summary, &mut warnings)?;
+        store_item(&item, set, &mut summary)?;
         set.entries += 1;
         summary.entries += 1;
     }
@@ -129,7 +124,6 @@ pub fn store(
     for done in rest {
         hand_over(done, &mut hash_lists, ready)?;
     }
-    summary.warnings.extend(warnings.into_iter().map(|w| w.0));
     Ok(summary)
 }
 
@@ -178,8 +172,7 @@ fn close_set(set: OpenSet) -> anyhow::Result<(Pipeline, HashList)> {
         .into_inner()
         .map_err(|e| e.into_error())
         .with_context(|| format!("writing {}", set.hashes_path.display()))?;
-    file.sync_all()
-        .with_context(|| format!("flushing {}", set.hashes_path.display()))?;
+    drop(file);
     let list = HashList {
         set: set.number,
         path: set.hashes_path,
@@ -192,109 +185,65 @@ fn close_set(set: OpenSet) -> anyhow::Result<(Pipeline, HashList)> {
 
 fn store_item(
     item: &PlanItem,
-    names: &Names,
     set: &mut OpenSet,
     summary: &mut StoreSummary,
-    warnings: &mut Vec<MetaWarning>,
 ) -> anyhow::Result<()> {
-    let host = item.host_path();
-    let shown = || host.display().to_string();
-    let Ok(before) = fs::symlink_metadata(&host) else {
-        if let Some(size) = item.size {
-            // The catalog promised a file: keep the set consistent with zeros, and say so.
-            let meta = placeholder(item, size);
-            let outcome = set.tar.append(&meta, &mut io::empty())?;
-            record(
-                set,
-                item,
-                &outcome,
-                false,
-                Some("vanished before it was read".into()),
-            )?;
+    let Some((seen_size, seen_mtime)) = item.seen else {
+        // Everything but a regular file's data was read in pass 1.
+        set.tar.append(&item.meta, &mut io::empty())?;
+        return Ok(());
+    };
+    let shown = || item.host.display().to_string();
+    let mut file = match File::open(&item.host) {
+        Ok(f) => f,
+        Err(e) => {
+            // The catalog promised the file: the set keeps its place (zeros), and says so.
+            let outcome = set.tar.append(&item.meta, &mut io::empty())?;
+            let what = if e.kind() == io::ErrorKind::NotFound {
+                summary.vanished.push(shown());
+                "vanished before it was read".to_string()
+            } else {
+                summary.unreadable.push(format!("{}: {e}", shown()));
+                e.to_string()
+            };
+            return record(set, item, &outcome, false, Some(what));
         }
-        summary.vanished.push(shown());
-        return Ok(());
     };
-    let visit = Visit {
-        rel: item.rel_bytes(),
-        host: host.clone(),
-        meta: before.clone(),
-    };
-    let mut meta = entry_meta(&visit, names, item.link_bytes(), warnings);
-    let Some(planned) = item.size else {
-        set.tar.append(&meta, &mut io::empty())?;
-        return Ok(());
-    };
+    let before = file
+        .metadata()
+        .with_context(|| format!("reading the metadata of {}", shown()))?;
     if !before.is_file() {
-        let meta = placeholder(item, planned);
-        let outcome = set.tar.append(&meta, &mut io::empty())?;
-        record(
+        let outcome = set.tar.append(&item.meta, &mut io::empty())?;
+        summary.changed.push(shown());
+        return record(
             set,
             item,
             &outcome,
             true,
             Some("is no longer a regular file".into()),
-        )?;
-        summary.changed.push(shown());
-        return Ok(());
+        );
     }
-    let (offset, len) = match item.slice {
-        Some((offset, len, total)) => {
-            meta = slice_meta(&meta, offset, len, total);
-            (offset, len)
-        }
-        None => {
-            if let EntryKind::File { size, sparse } = &mut meta.kind {
-                if *size != planned {
-                    // The catalog's size is what the set holds: cut or padded to it.
-                    *size = planned;
-                    *sparse = None;
-                }
-            }
-            (0, planned)
-        }
-    };
-    let mut file = match File::open(&host) {
-        Ok(f) => f,
-        Err(e) => {
-            let outcome = set.tar.append(&meta, &mut io::empty())?;
-            record(set, item, &outcome, false, Some(e.to_string()))?;
-            summary.unreadable.push(format!("{}: {e}", shown()));
-            return Ok(());
-        }
-    };
-    if offset > 0 {
-        file.seek(SeekFrom::Start(offset))
+    if item.offset > 0 {
+        file.seek(SeekFrom::Start(item.offset))
             .with_context(|| format!("seeking in {}", shown()))?;
     }
-    let sparse = matches!(
-        &meta.kind,
+    let outcome = match &item.meta.kind {
         EntryKind::File {
-            sparse: Some(_),
-            ..
-        }
-    );
-    let outcome = if sparse {
-        let EntryKind::File {
             sparse: Some(extents),
             ..
-        } = &meta.kind
-        else {
-            unreachable!("checked just above")
-        };
-        let mut data = rescue_core::archive::ExtentReader::new(&mut file, extents.clone());
-        set.tar.append(&meta, &mut data)?
-    } else {
-        set.tar.append(&meta, &mut (&mut file).take(len))?
+        } => {
+            let mut data = rescue_core::archive::ExtentReader::new(&mut file, extents.clone());
+            set.tar.append(&item.meta, &mut data)?
+        }
+        EntryKind::File { size, .. } => set.tar.append(&item.meta, &mut (&mut file).take(*size))?,
+        _ => set.tar.append(&item.meta, &mut io::empty())?,
     };
-    let after = fs::symlink_metadata(&host).ok();
+    let after = file.metadata().ok();
+    let mtime = |m: &fs::Metadata| (m.mtime(), m.mtime_nsec() as u32);
     let changed = outcome.short_by > 0
-        || after.is_none_or(|a| {
-            a.len() != before.len()
-                || a.mtime() != before.mtime()
-                || a.mtime_nsec() != before.mtime_nsec()
-        })
-        || (item.slice.is_none() && before.len() != planned);
+        || before.len() != seen_size
+        || mtime(&before) != seen_mtime
+        || after.is_none_or(|a| a.len() != before.len() || mtime(&a) != mtime(&before));
     let error = outcome.read_error.as_ref().map(|e| e.to_string());
     if let Some(e) = &error {
         summary.unreadable.push(format!("{}: {e}", shown()));
@@ -323,15 +272,4 @@ fn record(
         error,
     })?;
     Ok(())
-}
-
-/// A regular file of `size` zeros standing in for one that vanished or changed type.
-fn placeholder(item: &PlanItem, size: u64) -> EntryMeta {
-    let size = item.slice.map(|s| s.1).unwrap_or(size);
-    let mut meta = EntryMeta::new(item.rel_bytes(), EntryKind::File { size, sparse: None });
-    if let Some((offset, _, total)) = item.slice {
-        meta.slice = Some(rescue_core::archive::Slice { offset, total });
-    }
-    meta.mode = 0o600;
-    meta
 }
