@@ -2,6 +2,7 @@
 
 use crate::create::{self, CreateArgs};
 use crate::mountlist_cmd::{self, MountlistArgs};
+use crate::verify::{self, VerifyArgs};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -41,6 +42,18 @@ enum Command {
                       and restore-tui, which starts when the media boot."
     )]
     Create(Box<CreateArgs>),
+
+    /// Check rescue media: every set of every volume against its BLAKE3, and (with
+    /// --against) the backup against a live tree
+    #[command(
+        long_about = "Check rescue media: read every archive set of every volume and check it \
+                      against the BLAKE3 its manifest and hash list give, name the files a \
+                      damaged, truncated or missing set or volume holds, and with --against \
+                      compare the backup's catalog with a live tree (files missing, changed, \
+                      new), as Mondo's -V does. Exit status 0 when all is well, 1 on any \
+                      problem or difference."
+    )]
+    Verify(VerifyArgs),
 }
 
 /// Runs mkrescue with the process arguments and returns the exit code:
@@ -58,6 +71,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Mountlist(args) => mountlist_cmd::run(&args),
         Command::Create(args) => create::run(&args),
+        Command::Verify(args) => verify::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -12,4 +12,5 @@ pub mod mountlist_cmd;
 pub mod output;
 pub mod probe;
 pub mod skel;
+pub mod verify;
 pub mod volume_writer;

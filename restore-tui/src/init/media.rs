@@ -1,9 +1,9 @@
 //! Finding the boot media by its volume label, and reading files from it.
 
 use super::blockdevs::{self, BlockDev};
-use super::iso9660;
 use super::modules::describe;
 use anyhow::Context;
+use rescue_core::iso9660;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -141,7 +141,7 @@ pub enum Access {
 }
 
 /// Largest metadata file read from the media directly.
-const MAX_FILE: u32 = 64 << 20;
+const MAX_FILE: u64 = 64 << 20;
 
 impl Access {
     /// The text of a file on the media (`rescue/manifest.json`), `None` if it has none.
@@ -163,8 +163,8 @@ impl Access {
 
 fn read_direct(dev: &Path, rel: &str) -> io::Result<Option<Vec<u8>>> {
     let file = File::open(dev)?;
-    match iso9660::Reader::open(&file)? {
-        Some(r) => r.read_file(rel, MAX_FILE),
+    match iso9660::Image::open(file)? {
+        Some(image) => image.read_file(rel, MAX_FILE),
         None => Err(io::Error::other("no ISO 9660 file system")),
     }
 }

@@ -10,7 +10,6 @@
 pub mod blockdevs;
 pub mod cmdline;
 pub mod console;
-pub mod iso9660;
 pub mod manifest;
 pub mod media;
 pub mod menu;
