@@ -837,3 +837,76 @@ fn images_from_write_iso_read_back_through_the_iso9660_reader() {
     assert_eq!(mixed[0].name, "ReadMe.TXT");
     assert!(image.lookup("/mixed case/readme.txt").unwrap().is_none());
 }
+
+// --- restoring from the volumes (rescue-core's archive reader) ----------------------------
+
+use rescue_core::restore_files::{restore, Selection};
+use rescue_core::volume::find_volumes;
+
+#[test]
+fn all_volumes_restore_the_source_exactly() {
+    let b = backup(Compression::Zstd);
+    let out = volume_dirs(&b, 3);
+    let target = b.dir.path().join("restored");
+    let volumes = find_volumes(&out).unwrap();
+    let report = restore(&volumes, &target, &Selection::default(), &mut |_| {}).unwrap();
+    assert!(report.clean(), "{report:#?}");
+    let diffs = corpus::compare(&b.source, &target).unwrap();
+    assert!(diffs.is_empty(), "{diffs:#?}");
+}
+
+#[test]
+fn a_corrupted_set_loses_only_its_files_and_says_so() {
+    let b = backup(Compression::Zstd);
+    let out = volume_dirs(&b, 3);
+    let bad = 2;
+    let path = set_path(&volume_of(&out, bad, b.compression), bad, b.compression);
+    let mut bytes = fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    fs::write(&path, bytes).unwrap();
+
+    let target = b.dir.path().join("restored");
+    let volumes = find_volumes(&out).unwrap();
+    let report = restore(&volumes, &target, &Selection::default(), &mut |_| {}).unwrap();
+    assert!(!report.clean());
+    let said = format!("{:?}{:?}", report.problems, report.mismatched);
+    assert!(said.contains(&format!("set {bad}")), "{report:#?}");
+    // Every file of the other sets is back and exact.
+    let in_bad: BTreeSet<String> = paths_in_set(&b, bad).into_iter().collect();
+    let diffs = corpus::compare(&b.source, &target).unwrap();
+    for d in &diffs {
+        assert!(
+            in_bad
+                .iter()
+                .any(|p| d.path.starts_with(p.as_str()) || p.starts_with(&d.path))
+                || d.what.contains("dir"),
+            "{d} is not a file of the damaged set {bad}"
+        );
+    }
+}
+
+#[test]
+fn a_selection_restores_a_subtree_under_a_new_name() {
+    let b = backup(Compression::Zstd);
+    let out = volume_dirs(&b, 2);
+    let target = b.dir.path().join("restored");
+    let volumes = find_volumes(&out).unwrap();
+    let selection = Selection {
+        paths: vec![b"home/ann".to_vec(), b"etc".to_vec()],
+        renames: vec![(b"home/ann".to_vec(), b"tmp/ann".to_vec())],
+    };
+    let report = restore(&volumes, &target, &selection, &mut |_| {}).unwrap();
+    assert!(
+        report.failed.is_empty() && report.problems.is_empty(),
+        "{report:#?}"
+    );
+    assert!(target.join("tmp/ann/docs/tagged").exists());
+    assert!(target.join("etc/hostname").exists());
+    assert!(!target.join("home").exists());
+    assert!(!target.join("srv").exists());
+    assert_eq!(
+        fs::read(target.join("tmp/ann/docs/one-block")).unwrap(),
+        fs::read(b.source.join("home/ann/docs/one-block")).unwrap()
+    );
+}

@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod iso9660;
 pub mod media;
 pub mod mountlist;
+pub mod restore_files;
 pub mod runner;
 pub mod size;
 pub mod volume;

@@ -18,9 +18,37 @@ struct Cli {
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present_any = ["init", "console_shell"]
+        required_unless_present_any = ["init", "console_shell", "media"]
     )]
     mountlist: Option<PathBuf>,
+
+    /// The backup to restore from: an ISO image, a block device, a volume directory, or a
+    /// directory holding the volumes (rescue-1.iso, rescue-2.iso ...)
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "target",
+        conflicts_with = "mountlist"
+    )]
+    media: Option<PathBuf>,
+
+    /// Restore the files into this directory of the running system (no partitioning)
+    #[arg(long, value_name = "DIR", requires = "media")]
+    target: Option<PathBuf>,
+
+    /// Restore only this path and what lies below it, as it was on the backed-up system
+    /// ("/etc", "/home/ann"); repeatable. Without it, everything
+    #[arg(long, value_name = "PATH")]
+    select: Vec<String>,
+
+    /// Put OLD (and what lies below it) at NEW instead, inside the target ("/home=/tmp/home");
+    /// repeatable
+    #[arg(long, value_name = "OLD=NEW")]
+    rename: Vec<String>,
+
+    /// Restore without asking for confirmation
+    #[arg(long)]
+    yes: bool,
 
     /// Run the rescue system's start-up as an ordinary process, for tests (as PID 1 it
     /// runs by itself, whatever the arguments)
@@ -77,6 +105,16 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     }
     if let Some(shell) = &cli.console_shell {
         return Err(init::shell::exec_console_shell(shell));
+    }
+    if let (Some(media), Some(target)) = (&cli.media, &cli.target) {
+        let request = crate::files::Request {
+            media: media.clone(),
+            target: target.clone(),
+            select: cli.select.clone(),
+            rename: cli.rename.clone(),
+            yes: cli.yes,
+        };
+        return crate::files::run(&request);
     }
     let Some(path) = &cli.mountlist else {
         unreachable!("clap requires --mountlist without --init or --console-shell");

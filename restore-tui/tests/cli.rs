@@ -61,3 +61,37 @@ fn bad_files_and_usage() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "--mountlist is required");
 }
+
+#[test]
+fn restoring_files_needs_media_that_exists_and_a_target() {
+    let out = Command::new(env!("CARGO_BIN_EXE_restore-tui"))
+        .args([
+            "--media",
+            "/nonexistent/backup",
+            "--target",
+            "/tmp/x",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/backup"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_restore-tui"))
+        .args(["--media", "/nonexistent/backup"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--target is required with --media"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_restore-tui"))
+        .args([
+            "--media", "/x", "--target", "/y", "--rename", "nonsense", "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("OLD=NEW"));
+}

@@ -1,0 +1,112 @@
+//! Restoring files into a directory of a running system (no partitioning): the everyday
+//! "I need /etc back" case, from any volume of a backup.
+
+use anyhow::{bail, Context};
+use rescue_core::restore_files::{restore, RestoreReport, Selection};
+use rescue_core::size::format_bytes;
+use rescue_core::volume::find_volumes;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub media: PathBuf,
+    pub target: PathBuf,
+    pub select: Vec<String>,
+    pub rename: Vec<String>,
+    pub yes: bool,
+}
+
+/// "/home/ann/" -> "home/ann": paths as the archive holds them.
+fn archive_path(path: &str) -> anyhow::Result<Vec<u8>> {
+    let trimmed = path.trim_matches('/');
+    if trimmed.split('/').any(|c| c == "..") {
+        bail!("{path:?}: paths with \"..\" cannot be selected or renamed");
+    }
+    Ok(trimmed.as_bytes().to_vec())
+}
+
+pub fn selection(select: &[String], rename: &[String]) -> anyhow::Result<Selection> {
+    let mut s = Selection::default();
+    for p in select {
+        s.paths.push(archive_path(p)?);
+    }
+    for r in rename {
+        let (old, new) = r.split_once('=').with_context(|| {
+            format!("--rename {r:?}: expected OLD=NEW, such as /home=/tmp/home")
+        })?;
+        s.renames.push((archive_path(old)?, archive_path(new)?));
+    }
+    Ok(s)
+}
+
+pub fn run(req: &Request) -> anyhow::Result<i32> {
+    let selection = selection(&req.select, &req.rename)?;
+    let volumes = find_volumes(&req.media)
+        .with_context(|| format!("finding the backup's volumes at {}", req.media.display()))?;
+    let first = volumes.first().context("no volume found")?;
+    let m = first.manifest();
+    let sets: usize = volumes.iter().map(|v| v.manifest().sets.len()).sum();
+    println!(
+        "backup {} of {}: {} volume(s) here, {sets} set(s)",
+        m.backup_id,
+        m.hostname,
+        volumes.len()
+    );
+    let what = if req.select.is_empty() {
+        "everything".to_string()
+    } else {
+        req.select.join(", ")
+    };
+    println!("restore {what} into {}", req.target.display());
+    for r in &req.rename {
+        println!("  renaming {r}");
+    }
+    if !req.yes && !confirm()? {
+        println!("nothing restored");
+        return Ok(1);
+    }
+    std::fs::create_dir_all(&req.target)
+        .with_context(|| format!("making {}", req.target.display()))?;
+    let report = restore(&volumes, &req.target, &selection, &mut |_| {})
+        .with_context(|| format!("restoring into {}", req.target.display()))?;
+    print_report(&report);
+    Ok(if report.clean() { 0 } else { 1 })
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!("no terminal to confirm on: add --yes to restore without asking");
+    }
+    print!("go ahead? [y/N] ");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+fn print_report(r: &RestoreReport) {
+    println!(
+        "restored {} files ({}) from {} sets, {} entries read",
+        r.files,
+        format_bytes(r.bytes),
+        r.sets,
+        r.entries
+    );
+    for (title, list) in [
+        ("problem", &r.problems),
+        ("not restored", &r.failed),
+        ("content differs from the backup", &r.mismatched),
+    ] {
+        for item in list {
+            eprintln!("{title}: {item}");
+        }
+    }
+    for w in r.warnings.iter().take(20) {
+        eprintln!("warning: {w}");
+    }
+    if r.warnings.len() > 20 {
+        eprintln!("warning: ... and {} more", r.warnings.len() - 20);
+    }
+}
