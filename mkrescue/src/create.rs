@@ -120,6 +120,11 @@ pub struct CreateArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Where to keep the log of the run: the summary and every warning (default:
+    /// mkrescue.log in the output directory)
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
     #[arg(long, value_name = "DIR", default_value = "/sys", hide = true)]
     pub sysfs: PathBuf,
 
@@ -204,6 +209,18 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<i32> {
     for w in &summary.warnings {
         eprintln!("warning: {w}");
     }
+    let log = args
+        .log
+        .clone()
+        .unwrap_or_else(|| args.output.join("mkrescue.log"));
+    let mut text = String::new();
+    for w in &summary.warnings {
+        text.push_str(&format!("warning: {w}\n"));
+    }
+    text.push_str(&serde_json::to_string_pretty(&summary)?);
+    text.push('\n');
+    crate::output::write_atomically(&log, text.as_bytes(), 0o600)
+        .with_context(|| format!("writing the log {}", log.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -560,6 +577,7 @@ fn write_backup(
     let mut pending: Vec<SetReady> = Vec::new();
     let mut volumes: Vec<WrittenVolume> = Vec::new();
     let mut bytes_out = 0u64;
+    let mut tar_bytes = 0u64;
     let mut volume_time = std::time::Duration::ZERO;
     let catalog = scratch.join("catalog.zst");
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -585,10 +603,14 @@ fn write_backup(
             volume_time += t.elapsed();
         }
         pending.push(set);
+        tar_bytes += pending.last().map(|s| s.set.tar_bytes).unwrap_or(0);
+        let secs = started.elapsed().as_secs_f64().max(0.001);
         let line = format!(
-            "backup: set {} written ({} so far, {} volume(s) done)",
+            "backup: set {} done, {} archived into {} ({:.0} MB/s), {} volume(s) written",
             pending.last().map(|s| s.set.number).unwrap_or(0),
+            format_bytes(tar_bytes),
             format_bytes(bytes_out),
+            tar_bytes as f64 / secs / 1e6,
             volumes.len()
         );
         if progress {

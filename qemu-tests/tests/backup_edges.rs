@@ -174,3 +174,65 @@ fn unmatched_excludes_warn_and_directory_output_holds_the_sets() {
         }
     }
 }
+
+#[test]
+fn a_failing_hook_stops_the_run_with_its_status_and_output() {
+    if !require_qemu() || !require_root_or_skip() {
+        return;
+    }
+    let _lock = host_lock();
+    let work = tempfile::tempdir().unwrap();
+    let (_disk, _mount) = source(work.path(), 128 * MIB, MIB);
+    let out = work.path().join("out");
+    let result = create(
+        &work.path().join("root"),
+        &out,
+        &["--after-volume", "echo burner on fire >&2; exit 3"],
+    );
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--after-volume hook for volume 1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("burner on fire"), "{stderr}");
+    assert!(stderr.contains('3'), "{stderr}");
+}
+
+#[test]
+fn write_to_puts_the_image_on_a_device_and_reads_it_back() {
+    if !require_qemu() || !require_root_or_skip() {
+        return;
+    }
+    let _lock = host_lock();
+    let work = tempfile::tempdir().unwrap();
+    let (_disk, _mount) = source(work.path(), 128 * MIB, MIB);
+    let stick = LoopDisk::new(96 * MIB);
+    let out = work.path().join("out");
+    let result = create(
+        &work.path().join("root"),
+        &out,
+        &["--write-to", stick.device()],
+    );
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(0), "{stderr}");
+    let iso = fs::read(out.join("rescue-1.iso")).unwrap();
+    let mut on_stick = vec![0u8; iso.len()];
+    use std::io::Read;
+    fs::File::open(stick.device())
+        .unwrap()
+        .read_exact(&mut on_stick)
+        .unwrap();
+    assert!(on_stick == iso, "the device holds the image");
+    // And the backup on the stick verifies.
+    let verify = Command::new(mkrescue_bin().unwrap())
+        .args(["verify", "--media", stick.device()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}
