@@ -180,7 +180,8 @@ impl VolumeWriter<'_> {
     }
 }
 
-fn set_info(s: &SetReady, compression: Compression) -> SetInfo {
+/// The manifest's record of a finished set.
+pub fn set_info(s: &SetReady, compression: Compression) -> SetInfo {
     SetInfo {
         number: s.set.number,
         file: media::set_file(s.set.number, compression),

@@ -6,9 +6,10 @@
 
 use mkrescue::backup::{self, select::Rules, BackupOptions, SetReady};
 use mkrescue::iso::{self, IsoSource, IsoSpec};
-use rescue_core::catalog::{to_hex, CatalogKind, CatalogReader, CatalogRecord};
+use mkrescue::volume_writer::set_info;
+use rescue_core::catalog::{CatalogKind, CatalogReader, CatalogRecord};
 use rescue_core::iso9660::Image;
-use rescue_core::media::{self, Compression, Manifest, SetInfo, MANIFEST_VERSION};
+use rescue_core::media::{self, Compression, Manifest, MANIFEST_VERSION};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
@@ -66,19 +67,6 @@ fn backup(compression: Compression) -> Backup {
         catalog: summary.catalog,
         sets,
         compression,
-    }
-}
-
-fn set_info(s: &SetReady, compression: Compression) -> SetInfo {
-    SetInfo {
-        number: s.set.number,
-        file: media::set_file(s.set.number, compression),
-        bytes: s.set.bytes,
-        tar_bytes: s.set.tar_bytes,
-        entries: s.entries,
-        b3: to_hex(&s.set.b3),
-        hashes: media::hash_list_file(s.set.number),
-        hashes_b3: to_hex(&s.hashes_b3),
     }
 }
 

@@ -690,19 +690,60 @@ fn check_order(last: Option<u64>, index: u64) -> Result<(), String> {
     }
 }
 
-/// Reads catalog records in order. An invalid line is an error item naming its line
-/// number, and reading goes on with the next line; a stream that cannot be decompressed
-/// (corrupted, truncated) ends with an error item.
-pub struct CatalogReader<R: Read> {
-    lines: LinesIn<R>,
-    last: Option<u64>,
+/// A record of one of the two line streams, as [`LineReader`] reads it.
+pub trait LineRecord: Sized {
+    /// "catalog" or "hash list", for messages.
+    const WHAT: &'static str;
+    /// Parses one line.
+    fn parse(line: &[u8]) -> Result<Self, String>;
+    /// The catalog index, which rises strictly along the stream.
+    fn index(&self) -> u64;
 }
 
-impl<R: Read> CatalogReader<R> {
-    pub fn new(input: R) -> Result<CatalogReader<R>, CatalogError> {
-        Ok(CatalogReader {
-            lines: LinesIn::new(input, CATALOG)?,
+impl LineRecord for CatalogRecord {
+    const WHAT: &'static str = CATALOG;
+
+    fn parse(line: &[u8]) -> Result<Self, String> {
+        parse_line::<CatalogLine>(line).and_then(CatalogRecord::from_line)
+    }
+
+    fn index(&self) -> u64 {
+        self.index
+    }
+}
+
+impl LineRecord for HashRecord {
+    const WHAT: &'static str = HASH_LIST;
+
+    fn parse(line: &[u8]) -> Result<Self, String> {
+        parse_line::<HashLine>(line).and_then(HashRecord::from_line)
+    }
+
+    fn index(&self) -> u64 {
+        self.index
+    }
+}
+
+/// Reads records in order. An invalid line is an error item naming its line number, and
+/// reading goes on with the next line; a stream that cannot be decompressed (corrupted,
+/// truncated) ends with an error item.
+pub struct LineReader<R: Read, T: LineRecord> {
+    lines: LinesIn<R>,
+    last: Option<u64>,
+    _record: std::marker::PhantomData<T>,
+}
+
+/// Reads the catalog.
+pub type CatalogReader<R> = LineReader<R, CatalogRecord>;
+/// Reads a set's hash list.
+pub type HashListReader<R> = LineReader<R, HashRecord>;
+
+impl<R: Read, T: LineRecord> LineReader<R, T> {
+    pub fn new(input: R) -> Result<LineReader<R, T>, CatalogError> {
+        Ok(LineReader {
+            lines: LinesIn::new(input, T::WHAT)?,
             last: None,
+            _record: std::marker::PhantomData,
         })
     }
 
@@ -712,21 +753,21 @@ impl<R: Read> CatalogReader<R> {
     }
 }
 
-impl<R: Read> Iterator for CatalogReader<R> {
-    type Item = Result<CatalogRecord, CatalogError>;
+impl<R: Read, T: LineRecord> Iterator for LineReader<R, T> {
+    type Item = Result<T, CatalogError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let parsed = match self.lines.next_line()? {
-            Ok(line) => parse_line::<CatalogLine>(line).and_then(CatalogRecord::from_line),
+            Ok(line) => T::parse(line),
             Err(e) => return Some(Err(e)),
         };
         let checked = parsed.and_then(|record| {
-            check_order(self.last, record.index)?;
+            check_order(self.last, record.index())?;
             Ok(record)
         });
         Some(match checked {
             Ok(record) => {
-                self.last = Some(record.index);
+                self.last = Some(record.index());
                 Ok(record)
             }
             Err(message) => Err(self.lines.invalid(message)),
@@ -734,9 +775,9 @@ impl<R: Read> Iterator for CatalogReader<R> {
     }
 }
 
-impl<R: Read> fmt::Debug for CatalogReader<R> {
+impl<R: Read, T: LineRecord> fmt::Debug for LineReader<R, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CatalogReader")
+        f.debug_struct(T::WHAT)
             .field("line", &self.lines.number)
             .field("last_index", &self.last)
             .finish_non_exhaustive()
@@ -797,56 +838,6 @@ impl<W: Write> fmt::Debug for HashListWriter<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HashListWriter")
             .field("records", &self.out.count)
-            .field("last_index", &self.last)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Reads a set's hash list, as [`CatalogReader`] reads the catalog.
-pub struct HashListReader<R: Read> {
-    lines: LinesIn<R>,
-    last: Option<u64>,
-}
-
-impl<R: Read> HashListReader<R> {
-    pub fn new(input: R) -> Result<HashListReader<R>, CatalogError> {
-        Ok(HashListReader {
-            lines: LinesIn::new(input, HASH_LIST)?,
-            last: None,
-        })
-    }
-
-    pub fn line(&self) -> u64 {
-        self.lines.number
-    }
-}
-
-impl<R: Read> Iterator for HashListReader<R> {
-    type Item = Result<HashRecord, CatalogError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let parsed = match self.lines.next_line()? {
-            Ok(line) => parse_line::<HashLine>(line).and_then(HashRecord::from_line),
-            Err(e) => return Some(Err(e)),
-        };
-        let checked = parsed.and_then(|record| {
-            check_order(self.last, record.index)?;
-            Ok(record)
-        });
-        Some(match checked {
-            Ok(record) => {
-                self.last = Some(record.index);
-                Ok(record)
-            }
-            Err(message) => Err(self.lines.invalid(message)),
-        })
-    }
-}
-
-impl<R: Read> fmt::Debug for HashListReader<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HashListReader")
-            .field("line", &self.lines.number)
             .field("last_index", &self.last)
             .finish_non_exhaustive()
     }
