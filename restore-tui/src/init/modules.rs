@@ -132,8 +132,22 @@ fn visit<'a>(
 pub struct Report {
     /// Modules now in the kernel (loaded here, or already there).
     pub loaded: usize,
+    /// Drivers for hardware this machine does not have (ENODEV, ENXIO, ENOENT from their
+    /// init): every bundled module is tried, so these are expected, not failures.
+    pub absent: usize,
     /// `(module name, why)` for every module the kernel refused.
     pub failed: Vec<(String, io::Error)>,
+}
+
+/// The errors a driver's init returns when its device is not there.
+fn no_hardware(e: &io::Error) -> bool {
+    [
+        rustix::io::Errno::NODEV,
+        rustix::io::Errno::NXIO,
+        rustix::io::Errno::NOENT,
+    ]
+    .iter()
+    .any(|n| e.raw_os_error() == Some(n.raw_os_error()))
 }
 
 /// Loads every module of the plan with `load` (given the path from modules.dep); a module
@@ -147,6 +161,7 @@ pub fn load_all(plan: &Plan, mut load: impl FnMut(&str) -> io::Result<()>) -> Re
             Err(e) if e.raw_os_error() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
                 report.loaded += 1;
             }
+            Err(e) if no_hardware(&e) => report.absent += 1,
             Err(e) => report.failed.push((module_name(path), e)),
         }
     }
@@ -161,6 +176,9 @@ pub fn summary(report: &Report) -> String {
         report.loaded,
         if report.loaded == 1 { "" } else { "s" }
     );
+    if report.absent > 0 {
+        let _ = write!(s, ", {} for hardware not present", report.absent);
+    }
     if !report.failed.is_empty() {
         let _ = write!(s, " ({} failed: ", report.failed.len());
         let reasons: Vec<String> = report
@@ -286,13 +304,15 @@ kernel/drivers/ata/ata_piix.ko: kernel/drivers/ata/libata.ko kernel/drivers/scsi
         });
         assert_eq!(asked, vec!["a.ko", "b.ko", "c.ko", "d-x.ko"]);
         assert_eq!(report.loaded, 2);
+        assert_eq!(report.absent, 1);
         assert_eq!(
             summary(&report),
-            "loaded 2 modules (2 failed: c: No such device, d_x: Exec format error)"
+            "loaded 2 modules, 1 for hardware not present (1 failed: d_x: Exec format error)"
         );
         assert_eq!(
             summary(&Report {
                 loaded: 1,
+                absent: 0,
                 failed: vec![]
             }),
             "loaded 1 module"
