@@ -43,6 +43,90 @@ pub fn table(ml: &Mountlist) -> String {
     out
 }
 
+/// The layout in at most 80 columns, for a rescue console (VGA text or serial): each disk
+/// with its size and table, then its partitions with size, type, filesystem, label and
+/// where they mount. UUIDs and sector numbers are left to [`table`].
+pub fn compact(ml: &Mountlist) -> String {
+    let mut out = String::new();
+    for disk in &ml.disks {
+        let mut heading = format!(
+            "{}  {}  {}",
+            disk.path,
+            format_bytes(disk.size_bytes()),
+            disk.table.name()
+        );
+        if let Some(model) = &disk.model {
+            heading.push_str("  ");
+            heading.push_str(model);
+        }
+        out.push_str(&clip(&heading, 80));
+        out.push('\n');
+        let mut rows = Vec::new();
+        if let Some(fs) = &disk.filesystem {
+            rows.push(compact_row(
+                &disk.path,
+                disk.size_bytes(),
+                "whole disk",
+                Some(fs),
+            ));
+        }
+        for p in &disk.partitions {
+            let size = p.size.saturating_mul(u64::from(disk.logical_sector_size));
+            rows.push(compact_row(
+                &p.path,
+                size,
+                &p.type_name(),
+                p.filesystem.as_ref(),
+            ));
+        }
+        for line in columns(&rows).lines() {
+            out.push_str(&clip(&format!("  {line}"), 80));
+            out.push('\n');
+        }
+    }
+    for u in &ml.unsupported {
+        out.push_str(&clip(
+            &format!("not supported: {} {} {}", u.device, u.kind, u.detail),
+            80,
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+fn compact_row(device: &str, bytes: u64, kind: &str, fs: Option<&Filesystem>) -> Vec<String> {
+    let (fs_type, label, mount) = match fs {
+        Some(f) => (
+            f.fs_type.to_string(),
+            f.label.clone().unwrap_or_else(|| "-".into()),
+            if f.swap_active {
+                "[swap]".to_string()
+            } else {
+                f.target_mount_point().unwrap_or("-").to_string()
+            },
+        ),
+        None => ("-".into(), "-".into(), "-".into()),
+    };
+    vec![
+        device.to_string(),
+        format_bytes(bytes),
+        clip(kind, 18),
+        fs_type,
+        clip(&label, 16),
+        mount,
+    ]
+}
+
+/// At most `width` characters, with "~" marking a cut.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('~');
+    s
+}
+
 fn disk_heading(disk: &Disk) -> String {
     let mut parts = vec![
         disk.path.clone(),
@@ -278,6 +362,23 @@ mod tests {
         assert!(text.contains("EFI System \"EFI\""));
         assert!(text.contains("Not supported yet"));
         assert!(text.contains("/dev/sdb1  LVM physical volume  PV abc"));
+    }
+
+    #[test]
+    fn the_compact_view_fits_80_columns() {
+        let text = compact(&sample());
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}");
+        }
+        assert!(
+            text.starts_with("/dev/sda  10G  gpt  QEMU HARDDISK\n"),
+            "{text}"
+        );
+        let row = text.lines().find(|l| l.contains("/dev/sda2")).unwrap();
+        for cell in ["9.5G", "Linux filesystem", "ext4", "root", "/"] {
+            assert!(row.contains(cell), "{cell} missing in {row}");
+        }
+        assert!(text.contains("not supported: /dev/sdb1 LVM physical volume PV abc"));
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub fn render(boot: &Boot) -> String {
     match &boot.mountlist {
         Some(ml) => {
             let _ = writeln!(s, "\nMountlist ({}):", boot.mountlist_source);
-            s.push_str(&render::table(ml));
+            s.push_str(&render::compact(ml));
         }
         None => {
             let why = if boot.mountlist_source.is_empty() {
