@@ -225,7 +225,7 @@ fn boots_to_the_ready_line_shows_the_status_and_powers_off() {
             "  /dev/vda  20G  -",
             "  /dev/vdb  1G  QEMU HARDDISK  serial disk-b",
             "Mountlist (from the media):",
-            "Host: web1 (kernel 6.1.0-28-cloud-amd64), captured from /",
+            "/dev/vda  1G  none",
             "[s] shell  [r] reboot  [p] power off  [t] status",
             // "t" shows the status again.
             "Mountlist (from the media):",

@@ -132,8 +132,8 @@ fn visit<'a>(
 pub struct Report {
     /// Modules now in the kernel (loaded here, or already there).
     pub loaded: usize,
-    /// Drivers for hardware this machine does not have (ENODEV, ENXIO, ENOENT from their
-    /// init): every bundled module is tried, so these are expected, not failures.
+    /// Drivers for hardware this machine does not have (ENODEV, ENXIO from their init):
+    /// every bundled module is tried, so these are expected, not failures.
     pub absent: usize,
     /// `(module name, why)` for every module the kernel refused.
     pub failed: Vec<(String, io::Error)>,
@@ -141,13 +141,9 @@ pub struct Report {
 
 /// The errors a driver's init returns when its device is not there.
 fn no_hardware(e: &io::Error) -> bool {
-    [
-        rustix::io::Errno::NODEV,
-        rustix::io::Errno::NXIO,
-        rustix::io::Errno::NOENT,
-    ]
-    .iter()
-    .any(|n| e.raw_os_error() == Some(n.raw_os_error()))
+    [rustix::io::Errno::NODEV, rustix::io::Errno::NXIO]
+        .iter()
+        .any(|n| e.raw_os_error() == Some(n.raw_os_error()))
 }
 
 /// Loads every module of the plan with `load` (given the path from modules.dep); a module
