@@ -1034,7 +1034,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Bytes from hex (either case).
 pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!(
             "{} hex digits: an odd number",
             text.chars().count()

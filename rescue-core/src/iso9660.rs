@@ -788,7 +788,7 @@ mod tests {
     fn record(name: &[u8], extent: u32, size: u32, flags: u8, susp: &[u8]) -> Vec<u8> {
         let mut r = vec![0u8; 33];
         r.extend_from_slice(name);
-        if name.len() % 2 == 0 {
+        if name.len().is_multiple_of(2) {
             r.push(0);
         }
         r.extend_from_slice(susp);

@@ -181,7 +181,7 @@ const UNITS: [(&str, u64); 6] = [
 pub fn format_bytes(n: u64) -> String {
     let mut idx = UNITS.iter().rposition(|(_, u)| n >= *u).unwrap_or(0);
     let (name, unit) = UNITS[idx];
-    if n % unit == 0 {
+    if n.is_multiple_of(unit) {
         return format!("{}{name}", n / unit);
     }
     let tenths = |unit: u64| (u128::from(n) * 10 + u128::from(unit) / 2) / u128::from(unit);

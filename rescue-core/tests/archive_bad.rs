@@ -392,7 +392,7 @@ fn read_everything(tar: &[u8], rng: &mut Rng) {
             Ok(Some((_, mut d))) => {
                 let mut buf = [0u8; 700];
                 for _ in 0..100_000 {
-                    let n = if rng.next() % 2 == 0 {
+                    let n = if rng.next().is_multiple_of(2) {
                         d.read(&mut buf)
                     } else {
                         d.read_stored(&mut buf)
@@ -479,7 +479,7 @@ fn mutated_and_random_archives_never_panic_nor_escape() {
         let mut t = good.clone();
         for _ in 0..1 + rng.below(6) {
             // mostly in headers, where it matters
-            let at = if rng.next() % 4 == 0 {
+            let at = if rng.next().is_multiple_of(4) {
                 rng.below(t.len())
             } else {
                 headers[rng.below(headers.len())] + rng.below(512)
@@ -491,12 +491,12 @@ fn mutated_and_random_archives_never_panic_nor_escape() {
                 _ => rng.next() as u8,
             };
         }
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             for &h in &headers {
                 fix_checksum(&mut t[h..h + 512]);
             }
         }
-        if rng.next() % 5 == 0 {
+        if rng.next().is_multiple_of(5) {
             t.truncate(rng.below(t.len()));
         }
         read_everything(&t, &mut rng);
@@ -519,7 +519,7 @@ fn mutated_and_random_archives_never_panic_nor_escape() {
     // Plain noise, with a valid checksum on the first block now and then.
     for _ in 0..300 {
         let mut t: Vec<u8> = (0..rng.below(4096)).map(|_| rng.next() as u8).collect();
-        if t.len() >= 512 && rng.next() % 2 == 0 {
+        if t.len() >= 512 && rng.next().is_multiple_of(2) {
             fix_checksum(&mut t[..512]);
         }
         read_everything(&t, &mut rng);

@@ -45,7 +45,7 @@ fn kind(i: u64) -> CatalogKind {
     match i % 11 {
         1 => CatalogKind::Dir,
         2 => CatalogKind::Symlink {
-            target: if i % 2 == 0 {
+            target: if i.is_multiple_of(2) {
                 format!("../target-{i}").into_bytes()
             } else {
                 vec![b'/', 0xff, 0xfe, b'a']
@@ -67,7 +67,7 @@ fn kind(i: u64) -> CatalogKind {
 
 /// Multiples of 11000: files (see `kind`) that start a set of 500.
 fn is_sliced(i: u64) -> bool {
-    i % 11_000 == 0
+    i.is_multiple_of(11_000)
 }
 
 /// The set a record's entry starts in. Sets hold 500 records each; a sliced file starts
@@ -85,8 +85,8 @@ fn record(i: u64) -> CatalogRecord {
         mode: [0o644, 0o755, 0o4755, 0o1777, 0o600][(i % 5) as usize],
         uid: (i % 70_000) as u32,
         gid: u32::MAX - (i % 3) as u32,
-        user: (i % 3 != 0).then(|| format!("user{}", i % 10)),
-        group: (i % 5 != 0).then(|| "grp ü".to_string()),
+        user: (!i.is_multiple_of(3)).then(|| format!("user{}", i % 10)),
+        group: (!i.is_multiple_of(5)).then(|| "grp ü".to_string()),
         mtime: (
             (i as i64) * 1_000 - 86_400 * 365 * 60,
             (i * 7919 % 1_000_000_000) as u32,
@@ -106,8 +106,8 @@ fn hash_of(i: u64, slice: u32) -> HashRecord {
         index: i,
         b3,
         size: i * 13 / 3,
-        changed: i % 97 == 0,
-        error: (i % 1013 == 0).then(|| format!("cannot read file {i}: Permission denied")),
+        changed: i.is_multiple_of(97),
+        error: (i.is_multiple_of(1013)).then(|| format!("cannot read file {i}: Permission denied")),
     }
 }
 

@@ -2,9 +2,24 @@
 
 use crate::init;
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser, ValueEnum};
+use rescue_core::mountlist::resize::ResizeMode;
 use rescue_core::mountlist::{self, render, validate};
 use std::path::PathBuf;
+
+/// What restore-tui does (`--mode`), as the boot menu and `rescue.mode=` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// The terminal UI
+    Interactive,
+    /// Rebuild the disks and restore everything without questions (one confirmation
+    /// unless --yes)
+    Nuke,
+    /// Compare the disks with the backup
+    Compare,
+    /// A shell
+    Expert,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,12 +39,7 @@ struct Cli {
 
     /// The backup to restore from: an ISO image, a block device, a volume directory, or a
     /// directory holding the volumes (rescue-1.iso, rescue-2.iso ...)
-    #[arg(
-        long,
-        value_name = "PATH",
-        requires = "target",
-        conflicts_with = "mountlist"
-    )]
+    #[arg(long, value_name = "PATH", conflicts_with = "mountlist")]
     media: Option<PathBuf>,
 
     /// Restore the files into this directory of the running system (no partitioning)
@@ -49,6 +59,35 @@ struct Cli {
     /// Restore without asking for confirmation
     #[arg(long)]
     yes: bool,
+
+    /// What to do: "nuke" rebuilds the disks from the mountlist and restores everything
+    /// (with --media, and --disk-map where the disks have other names)
+    #[arg(long, value_enum, value_name = "MODE")]
+    mode: Option<Mode>,
+
+    /// With --mode nuke: restore original disk OLD onto disk NEW (/dev/sda=/dev/vdb, or
+    /// sda=vdb; NEW:SIZE uses only SIZE of it); repeatable. Without it each disk is
+    /// restored onto the disk of the same name, when that is at least as large
+    #[arg(long, value_name = "OLD=NEW[:SIZE]")]
+    disk_map: Vec<String>,
+
+    /// With --mode nuke: how a layout is fitted onto a disk of another size: every
+    /// resizable partition in proportion, or only the last one grows (or shrinks)
+    #[arg(long, value_name = "HOW", default_value = "proportional",
+          value_parser = ["proportional", "grow-last"])]
+    resize: String,
+
+    /// With --mode nuke: where the restored system is mounted while its files are restored
+    #[arg(long, value_name = "DIR", default_value = "/mnt/restore")]
+    target_root: PathBuf,
+
+    /// With --mode nuke: reinstall the boot loader (grub-install in the restored system)
+    #[arg(long)]
+    boot_loader: bool,
+
+    /// With --mode nuke: print the plan and what would run, and write nothing
+    #[arg(long)]
+    dry_run: bool,
 
     /// Run the rescue system's start-up as an ordinary process, for tests (as PID 1 it
     /// runs by itself, whatever the arguments)
@@ -106,6 +145,15 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     if let Some(shell) = &cli.console_shell {
         return Err(init::shell::exec_console_shell(shell));
     }
+    if let Some(mode) = cli.mode {
+        return run_mode(cli, mode);
+    }
+    if cli.media.is_some() && cli.target.is_none() {
+        return Ok(usage_error(
+            "--media needs --target DIR (restore files into a directory), or --mode nuke \
+             (rebuild the disks)",
+        ));
+    }
     if let (Some(media), Some(target)) = (&cli.media, &cli.target) {
         let request = crate::files::Request {
             media: media.clone(),
@@ -133,4 +181,47 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     } else {
         0
     })
+}
+
+/// Prints a usage error as clap does and gives its exit code (2).
+fn usage_error(message: &str) -> i32 {
+    let e = Cli::command().error(clap::error::ErrorKind::MissingRequiredArgument, message);
+    let _ = e.print();
+    e.exit_code()
+}
+
+fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
+    match mode {
+        Mode::Nuke => {
+            let Some(media) = &cli.media else {
+                return Ok(usage_error(
+                    "--mode nuke needs --media PATH: the backup to restore",
+                ));
+            };
+            if cli.target.is_some() {
+                return Ok(usage_error(
+                    "--mode nuke restores onto disks (--disk-map), not into a directory \
+                     (--target)",
+                ));
+            }
+            let resize: ResizeMode = cli.resize.parse()?;
+            crate::engine::nuke::run(&crate::engine::nuke::Request {
+                media: media.clone(),
+                disk_map: cli.disk_map.clone(),
+                resize,
+                root: cli.target_root.clone(),
+                yes: cli.yes,
+                dry_run: cli.dry_run,
+                boot_loader: cli.boot_loader,
+            })
+        }
+        other => Ok(usage_error(&format!(
+            "--mode {}: not available from the command line yet (use --mode nuke, or \
+             --media with --target)",
+            other
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        ))),
+    }
 }

@@ -22,7 +22,7 @@ const OTHER: u16 = 0x20;
 const UNDEFINED_ID: u32 = u32::MAX;
 
 fn entries(value: &[u8]) -> Option<Vec<(u16, u16, u32)>> {
-    if value.len() < 4 || (value.len() - 4) % 8 != 0 {
+    if value.len() < 4 || !(value.len() - 4).is_multiple_of(8) {
         return None;
     }
     if u32::from_le_bytes(value[..4].try_into().ok()?) != VERSION {

@@ -1,0 +1,333 @@
+//! `restore-tui --mode nuke`: rebuild the disks and restore everything without the UI.
+//!
+//! Finds the volumes, reads the mountlist from volume 1, maps each original disk to its
+//! target (`--disk-map OLD=NEW[:SIZE]`, or the disk of the same name when it exists and
+//! is large enough), refuses targets in use, prints the plan, asks for the word "nuke"
+//! (or the target disks' names) unless `--yes`, applies it and prints a summary.
+
+use super::apply::{apply, DryNative, Event, RealNative};
+use super::plan::{plan, Choices, DiskMap, Plan};
+use super::safety::{check_targets, SystemPaths};
+use anyhow::{bail, Context};
+use rescue_core::media::MOUNTLIST_PATH;
+use rescue_core::mountlist::disk_map::DiskMapSpec;
+use rescue_core::mountlist::resize::{ResizeMode, TargetDisk};
+use rescue_core::mountlist::{self, Mountlist};
+use rescue_core::runner::{DryRun, RealRunner};
+use rescue_core::size::format_bytes;
+use rescue_core::volume::{find_volumes, Volume};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+/// The largest mountlist read from the media.
+const MAX_MOUNTLIST: u64 = 16 << 20;
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub media: PathBuf,
+    /// `OLD=NEW[:SIZE]`, as given.
+    pub disk_map: Vec<String>,
+    pub resize: ResizeMode,
+    pub root: PathBuf,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub boot_loader: bool,
+}
+
+/// Runs the nuke; the exit code: 0 when everything was restored, 1 otherwise.
+pub fn run(req: &Request) -> anyhow::Result<i32> {
+    let volumes = find_volumes(&req.media)
+        .with_context(|| format!("finding the backup's volumes at {}", req.media.display()))?;
+    let first = volumes
+        .iter()
+        .find(|v| v.manifest().volume == 1)
+        .with_context(|| {
+            format!(
+                "volume 1 of the backup (it holds the mountlist) is not at {}",
+                req.media.display()
+            )
+        })?;
+    let ml = read_mountlist(first)?;
+    let m = first.manifest();
+    println!(
+        "backup {} of {} ({} volume(s) found, {} set(s))",
+        m.backup_id,
+        m.hostname,
+        volumes.len(),
+        volumes
+            .iter()
+            .map(|v| v.manifest().sets.len())
+            .sum::<usize>()
+    );
+
+    let sys = Path::new("/sys");
+    let maps = disk_maps(&ml, &req.disk_map, sys)?;
+    let existing: Vec<String> = maps
+        .iter()
+        .map(|m| m.to.path.clone())
+        .filter(|p| !req.dry_run || Path::new(p).exists())
+        .collect();
+    let mut protected: Vec<PathBuf> = vec![req.media.clone()];
+    protected.extend(volumes.iter().map(|v| v.path().to_path_buf()));
+    check_targets(&existing, &protected, &SystemPaths::default())?;
+
+    let choices = Choices {
+        root: req.root.clone(),
+        boot_loader: req.boot_loader,
+        ..Choices::default()
+    };
+    let plan = plan(&ml, &maps, req.resize, &choices)?;
+    print!("\n{plan}");
+    println!();
+
+    if req.dry_run {
+        println!("Dry run: what would be done, in order:");
+        let runner = DryRun::to_writer(std::io::stdout());
+        let native = DryNative::to_writer(std::io::stdout());
+        if let Err(e) = apply(&plan, &runner, &native, &mut |_| {}) {
+            bail!("the dry run stopped: {e}");
+        }
+        println!("dry run: nothing was written");
+        return Ok(0);
+    }
+    if !req.yes && !confirm(&plan)? {
+        println!("not confirmed: nothing was written");
+        return Ok(1);
+    }
+    let native = RealNative::new(volumes);
+    let started = std::time::Instant::now();
+    let result = apply(&plan, &RealRunner, &native, &mut print_event);
+    match result {
+        Ok(outcome) => {
+            println!();
+            println!(
+                "restored {} onto {} in {:.1} s",
+                plan.original.host.hostname,
+                plan.target_disks().join(", "),
+                started.elapsed().as_secs_f64()
+            );
+            if let Some(r) = &outcome.restore {
+                println!(
+                    "  {} files ({}) from {} sets",
+                    r.files,
+                    format_bytes(r.bytes),
+                    r.sets
+                );
+                for (title, list) in [
+                    ("problem", &r.problems),
+                    ("not restored", &r.failed),
+                    ("content differs from the backup", &r.mismatched),
+                ] {
+                    for item in list {
+                        eprintln!("{title}: {item}");
+                    }
+                }
+            }
+            for f in &outcome.fstab {
+                println!("  fstab {f}");
+            }
+            for p in &outcome.problems {
+                eprintln!("problem: {p}");
+            }
+            println!(
+                "  the log is in {}",
+                choices.root.join(&choices.log_file).display()
+            );
+            Ok(if outcome.clean() {
+                println!("done: every step succeeded");
+                0
+            } else {
+                eprintln!("done, with problems: see above");
+                1
+            })
+        }
+        Err(e) => {
+            for c in &e.cleanup {
+                eprintln!("{c}");
+            }
+            Err(anyhow::Error::new(*e).context("the restore stopped"))
+        }
+    }
+}
+
+fn print_event(e: Event<'_>) {
+    match e {
+        Event::Start {
+            number,
+            total,
+            step,
+        } => {
+            println!("[{number}/{total}] {}", step.description());
+            if let Some(cmd) = step.command() {
+                println!("        $ {cmd}");
+            }
+        }
+        Event::Note(n) => println!("        note: {n}"),
+        Event::Restore(r) => println!(
+            "        restored {} files ({}) from {} sets so far",
+            r.files,
+            format_bytes(r.bytes),
+            r.sets
+        ),
+        Event::Failed { .. } | Event::Done { .. } | Event::Cleanup(_) => {}
+    }
+    let _ = std::io::stdout().flush();
+}
+
+fn read_mountlist(first: &Volume) -> anyhow::Result<Mountlist> {
+    let bytes = first
+        .read_small(MOUNTLIST_PATH, MAX_MOUNTLIST)
+        .with_context(|| format!("reading {MOUNTLIST_PATH} on {}", first.path().display()))?;
+    let text = String::from_utf8(bytes).with_context(|| {
+        format!(
+            "{MOUNTLIST_PATH} on {} is not UTF-8",
+            first.path().display()
+        )
+    })?;
+    mountlist::from_json(&text)
+        .with_context(|| format!("reading {MOUNTLIST_PATH} on {}", first.path().display()))
+}
+
+/// The target disks: as `--disk-map` says, else each original disk onto itself when it
+/// exists as a whole disk at least as large as it was.
+pub fn disk_maps(ml: &Mountlist, specs: &[String], sys: &Path) -> anyhow::Result<Vec<DiskMap>> {
+    if specs.is_empty() {
+        let mut maps = Vec::new();
+        for d in &ml.disks {
+            let to = attached_disk(&d.path, sys, d.logical_sector_size).with_context(|| {
+                format!(
+                    "{} of the backup: there is no such disk here to restore it onto; name \
+                     its target with --disk-map {}=NEW",
+                    d.path, d.path
+                )
+            })?;
+            if to.sectors < d.sectors {
+                bail!(
+                    "{} is {}, smaller than the {} it had: name the target with --disk-map \
+                     {}=NEW (a smaller disk works when the data fits)",
+                    d.path,
+                    format_bytes(to.sectors * u64::from(to.logical_sector_size)),
+                    format_bytes(d.size_bytes()),
+                    d.path
+                );
+            }
+            maps.push(DiskMap {
+                from: d.path.clone(),
+                to,
+            });
+        }
+        return Ok(maps);
+    }
+    let mut maps = Vec::new();
+    for s in specs {
+        let spec: DiskMapSpec = s.parse()?;
+        let original_lss = ml
+            .disk(&spec.old)
+            .map(|d| d.logical_sector_size)
+            .unwrap_or(512);
+        let to = match (attached_disk(&spec.new, sys, original_lss), spec.size) {
+            (Ok(mut t), Some(size)) => {
+                let attached = t.sectors * u64::from(t.logical_sector_size);
+                if size > attached {
+                    bail!(
+                        "--disk-map {s}: {} has only {}, less than the {} given",
+                        spec.new,
+                        format_bytes(attached),
+                        format_bytes(size)
+                    );
+                }
+                t.sectors = size / u64::from(t.logical_sector_size);
+                t
+            }
+            (Ok(t), None) => t,
+            (Err(_), Some(size)) => TargetDisk {
+                path: spec.new.clone(),
+                sectors: size / u64::from(original_lss),
+                logical_sector_size: original_lss,
+            },
+            (Err(e), None) => {
+                return Err(e.context(format!(
+                    "--disk-map {s}: {} is not an attached disk (give its size as \
+                     {}={}:SIZE to plan for it)",
+                    spec.new, spec.old, spec.new
+                )))
+            }
+        };
+        maps.push(DiskMap { from: spec.old, to });
+    }
+    Ok(maps)
+}
+
+/// An attached whole disk: its size and logical sector size from sysfs.
+fn attached_disk(path: &str, sys: &Path, default_lss: u32) -> anyhow::Result<TargetDisk> {
+    let name = std::fs::canonicalize(path)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| path.rsplit('/').next().unwrap_or(path).to_string());
+    let dir = sys.join("class/block").join(&name);
+    if dir.join("partition").exists() {
+        bail!("{path} is a partition, not a whole disk");
+    }
+    let bytes = rescue_core::blockdev::size_bytes(&name, sys)?;
+    let lss = std::fs::read_to_string(dir.join("queue/logical_block_size"))
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+        .unwrap_or(default_lss);
+    Ok(TargetDisk {
+        path: path.to_string(),
+        sectors: bytes / u64::from(lss.max(1)),
+        logical_sector_size: lss,
+    })
+}
+
+/// Asks for the word "nuke" or the names of the target disks.
+fn confirm(plan: &Plan) -> anyhow::Result<bool> {
+    let disks = plan.target_disks();
+    print!(
+        "Type \"nuke\" (or the target disk names: {}) to erase {} and restore: ",
+        disks.join(" "),
+        if disks.len() == 1 { "it" } else { "them" }
+    );
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(confirmed(&line, &disks))
+}
+
+/// The typed answer agrees: "nuke", or every target disk named (with or without /dev/).
+pub fn confirmed(answer: &str, disks: &[&str]) -> bool {
+    let answer = answer.trim();
+    if answer == "nuke" {
+        return true;
+    }
+    let mut words: Vec<String> = answer
+        .split_whitespace()
+        .map(|w| {
+            if w.starts_with('/') {
+                w.to_string()
+            } else {
+                format!("/dev/{w}")
+            }
+        })
+        .collect();
+    let mut want: Vec<String> = disks.iter().map(|d| d.to_string()).collect();
+    words.sort();
+    want.sort();
+    !want.is_empty() && words == want
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmation_takes_nuke_or_every_disk_name() {
+        let disks = ["/dev/vdb", "/dev/vdc"];
+        assert!(confirmed("nuke\n", &disks));
+        assert!(confirmed(" vdc /dev/vdb ", &disks));
+        assert!(!confirmed("vdb", &disks));
+        assert!(!confirmed("yes", &disks));
+        assert!(!confirmed("", &disks));
+        assert!(!confirmed("NUKE", &disks));
+    }
+}

@@ -1,0 +1,780 @@
+//! The plan of a restore: every step as a value with its description, built before
+//! anything is written, so the user reads it (and tests assert it) first.
+//!
+//! [`plan`] validates the mountlist (errors refuse it), maps and fits each original disk
+//! onto its target ([`map_disks`]), and lays out the steps in phases:
+//!
+//! 1. partition, each target disk: `wipefs -a DISK`; `partx -d --nr 1:256 DISK` (the
+//!    kernel forgets the old partitions); the table written natively
+//!    ([`Step::WriteTable`]); `partx -a DISK` (the kernel reads it); waiting for the
+//!    partition nodes ([`Step::WaitForPartitions`]);
+//! 2. format: `wipefs -a` inside the new partitions; mkfs with the original UUID, label and
+//!    parameters; the label command Mondo runs after it;
+//! 3. mount under the root (default /mnt/restore) by depth: `mkdir -p`, `mount -t`;
+//! 4. restore the files ([`Step::RestoreFiles`]);
+//! 5. finish: fstab lines whose device changed ([`Step::RewriteFstab`]); the boot loader
+//!    in a chroot with /dev, /proc and /sys bound, when asked; the log into the restored
+//!    system ([`Step::WriteLog`]);
+//! 6. unmount in reverse order; `sync`.
+
+use super::fstab::{self, FstabChange};
+use super::mkfs;
+use super::partition::{self, Table, TableError};
+use rescue_core::mountlist::render;
+use rescue_core::mountlist::resize::{map_disks, FitError, ResizeMode, TargetDisk};
+use rescue_core::mountlist::validate::{validate, Problem, Severity};
+use rescue_core::mountlist::{BootMode, Filesystem, FsType, Mountlist, PartitionTable};
+use rescue_core::restore_files::Selection;
+use rescue_core::runner::Cmd;
+use rescue_core::size::format_bytes;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Original disk `from` (a path in the mountlist) is restored onto `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskMap {
+    pub from: String,
+    pub to: TargetDisk,
+}
+
+/// What the user chose beyond the layout.
+#[derive(Debug, Clone)]
+pub struct Choices {
+    /// Where the restored system is mounted while files are restored.
+    pub root: PathBuf,
+    /// What to restore (everything by default) and where (renames).
+    pub selection: Selection,
+    /// Reinstall the boot loader (GRUB) in the restored system.
+    pub boot_loader: bool,
+    /// The restore log, relative to the restored system's root.
+    pub log_file: PathBuf,
+}
+
+impl Default for Choices {
+    fn default() -> Self {
+        Choices {
+            root: PathBuf::from("/mnt/restore"),
+            selection: Selection::default(),
+            boot_loader: false,
+            log_file: PathBuf::from("var/log/restore-tui.log"),
+        }
+    }
+}
+
+/// The phases of a restore, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Partition,
+    Format,
+    Mount,
+    Restore,
+    Finish,
+    Unmount,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Partition => "Partition the disks",
+            Phase::Format => "Make the filesystems",
+            Phase::Mount => "Mount them",
+            Phase::Restore => "Restore the files",
+            Phase::Finish => "Finish the restored system",
+            Phase::Unmount => "Unmount and flush",
+        })
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// An external command (its description says what it is for).
+    Run { phase: Phase, cmd: Cmd },
+    /// Writes a partition table in-process (gptman / mbrman).
+    WriteTable { disk: String, table: Table },
+    /// Waits until the kernel and /dev show these partitions (mknod where /dev does not).
+    WaitForPartitions { disk: String, devices: Vec<String> },
+    /// A mount; undone if a later step fails.
+    Mount {
+        phase: Phase,
+        dir: PathBuf,
+        cmd: Cmd,
+    },
+    Unmount {
+        phase: Phase,
+        dir: PathBuf,
+        cmd: Cmd,
+    },
+    /// Extracts the archive sets into `root`, checking every file's hash.
+    RestoreFiles { root: PathBuf, selection: Selection },
+    /// Replaces the first field of fstab lines that name a changed device.
+    RewriteFstab {
+        path: PathBuf,
+        changes: Vec<FstabChange>,
+    },
+    /// `chroot ROOT grub-install ...`, when the restored system has grub-install
+    /// (grub2-install is used where that is its name); skipped with a warning otherwise.
+    InstallBootLoader { root: PathBuf, cmd: Cmd },
+    /// Writes the log of the restore so far.
+    WriteLog { path: PathBuf },
+}
+
+impl Step {
+    pub fn phase(&self) -> Phase {
+        match self {
+            Step::Run { phase, .. } | Step::Mount { phase, .. } | Step::Unmount { phase, .. } => {
+                *phase
+            }
+            Step::WriteTable { .. } | Step::WaitForPartitions { .. } => Phase::Partition,
+            Step::RestoreFiles { .. } => Phase::Restore,
+            Step::RewriteFstab { .. } | Step::InstallBootLoader { .. } | Step::WriteLog { .. } => {
+                Phase::Finish
+            }
+        }
+    }
+
+    /// The external command the step runs, if it is one.
+    pub fn command(&self) -> Option<&Cmd> {
+        match self {
+            Step::Run { cmd, .. }
+            | Step::Mount { cmd, .. }
+            | Step::Unmount { cmd, .. }
+            | Step::InstallBootLoader { cmd, .. } => Some(cmd),
+            _ => None,
+        }
+    }
+
+    /// What the step does, in words.
+    pub fn description(&self) -> String {
+        match self {
+            Step::Run { cmd, .. }
+            | Step::Mount { cmd, .. }
+            | Step::Unmount { cmd, .. }
+            | Step::InstallBootLoader { cmd, .. } => cmd.description.clone(),
+            Step::WriteTable { disk, table } => format!("write {} on {disk}", table.summary()),
+            Step::WaitForPartitions { devices, .. } => format!(
+                "wait for {} to appear (making the device nodes where the system does not)",
+                devices.join(", ")
+            ),
+            Step::RestoreFiles { root, selection } => {
+                let what = if selection.paths.is_empty() {
+                    "every file of the backup".to_string()
+                } else {
+                    selection
+                        .paths
+                        .iter()
+                        .map(|p| format!("/{}", String::from_utf8_lossy(p)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let mut s = format!(
+                    "restore {what} into {}, checking each file against its BLAKE3",
+                    root.display()
+                );
+                for (old, new) in &selection.renames {
+                    s.push_str(&format!(
+                        "; /{} goes to /{}",
+                        String::from_utf8_lossy(old),
+                        String::from_utf8_lossy(new)
+                    ));
+                }
+                s
+            }
+            Step::RewriteFstab { path, changes } => {
+                let named: Vec<String> = changes
+                    .iter()
+                    .filter(|c| c.referenced)
+                    .map(ToString::to_string)
+                    .collect();
+                let others = changes.len() - named.len();
+                let mut s = format!("rewrite {} where a device changed", path.display());
+                if !named.is_empty() {
+                    s.push_str(&format!(": {}", named.join(", ")));
+                }
+                if others > 0 {
+                    s.push_str(&format!(
+                        "{}any line naming a renamed disk or partition",
+                        if named.is_empty() { ": " } else { "; and " }
+                    ));
+                }
+                s
+            }
+            Step::WriteLog { path } => format!("write the restore log to {}", path.display()),
+        }
+    }
+
+    /// Lines shown under the description: the command line, or the table as sfdisk input.
+    pub fn details(&self) -> Vec<String> {
+        match self {
+            Step::WriteTable { disk, table } => table
+                .sfdisk_script(disk)
+                .lines()
+                .map(|l| format!("| {l}"))
+                .collect(),
+            Step::RewriteFstab { changes, .. } => {
+                changes.iter().map(|c| format!("| {c}")).collect()
+            }
+            _ => self
+                .command()
+                .map(|c| vec![format!("$ {c}")])
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Everything a restore will do, in order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The mountlist as captured (and edited).
+    pub original: Mountlist,
+    /// The layout that will be created: mapped onto the targets and fitted to their sizes.
+    pub layout: Mountlist,
+    pub maps: Vec<DiskMap>,
+    pub mode: ResizeMode,
+    pub root: PathBuf,
+    pub steps: Vec<Step>,
+    /// Validation warnings, capture warnings and what the plan leaves out.
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// The target disks whose contents are erased.
+    pub fn target_disks(&self) -> Vec<&str> {
+        self.maps.iter().map(|m| m.to.path.as_str()).collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "the mountlist has {} error{} (nothing was written):\n  {}",
+        .0.len(),
+        if .0.len() == 1 { "" } else { "s" },
+        list(.0)
+    )]
+    Invalid(Vec<Problem>),
+    #[error(
+        "{} of the mountlist {} no target disk: map {} with --disk-map OLD=NEW",
+        .0.join(", "),
+        if .0.len() == 1 { "has" } else { "have" },
+        if .0.len() == 1 { "it" } else { "each" }
+    )]
+    Unmapped(Vec<String>),
+    #[error("{heading} (nothing was written): {0}", heading = fit_heading(.0))]
+    Fit(#[from] FitError),
+    #[error(
+        "fitted onto the targets, the layout has {} error{} (nothing was written):\n  {}",
+        .0.len(),
+        if .0.len() == 1 { "" } else { "s" },
+        list(.0)
+    )]
+    InvalidAfterFit(Vec<Problem>),
+    #[error("the partition table cannot be made: {0}")]
+    Table(#[from] TableError),
+    #[error("making a new GUID: {0}")]
+    Guid(std::io::Error),
+}
+
+fn fit_heading(e: &FitError) -> &'static str {
+    match e {
+        FitError::TooSmall { .. } | FitError::FixedTooLarge { .. } => "the layout does not fit",
+        _ => "the disk mapping cannot be used",
+    }
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
+}
+
+/// Builds the plan for restoring `ml` onto the disks of `maps` (every disk of the
+/// mountlist needs one), fitting layouts by `mode`. Nothing is touched: a plan that
+/// cannot work is refused here, before any write.
+pub fn plan(
+    ml: &Mountlist,
+    maps: &[DiskMap],
+    mode: ResizeMode,
+    choices: &Choices,
+) -> Result<Plan, PlanError> {
+    plan_with(ml, maps, mode, choices, &mut || partition::random_guid())
+}
+
+/// [`plan`] with the source of new GUIDs given (for tests: deterministic ones).
+pub fn plan_with(
+    ml: &Mountlist,
+    maps: &[DiskMap],
+    mode: ResizeMode,
+    choices: &Choices,
+    new_guid: &mut dyn FnMut() -> std::io::Result<String>,
+) -> Result<Plan, PlanError> {
+    let problems = validate(ml);
+    let (errors, warnings): (Vec<Problem>, Vec<Problem>) = problems
+        .into_iter()
+        .partition(|p| p.severity == Severity::Error);
+    if !errors.is_empty() {
+        return Err(PlanError::Invalid(errors));
+    }
+    let unmapped: Vec<String> = ml
+        .disks
+        .iter()
+        .filter(|d| !maps.iter().any(|m| m.from == d.path))
+        .map(|d| d.path.clone())
+        .collect();
+    if !unmapped.is_empty() {
+        return Err(PlanError::Unmapped(unmapped));
+    }
+    let pairs: Vec<(&str, &TargetDisk)> = maps.iter().map(|m| (m.from.as_str(), &m.to)).collect();
+    let mut layout = map_disks(ml, &pairs, mode)?;
+
+    // The tables, with every GUID decided; new ones go back into the layout so that the
+    // plan, fstab and the log all show the same.
+    let mut guid_error = None;
+    let mut fresh = || match new_guid() {
+        Ok(g) => g,
+        Err(e) => {
+            guid_error.get_or_insert(e);
+            String::new()
+        }
+    };
+    let mut tables = Vec::new();
+    for disk in &layout.disks {
+        tables.push(Table::from_disk(disk, &mut fresh)?);
+    }
+    if let Some(e) = guid_error {
+        return Err(PlanError::Guid(e));
+    }
+    for (disk, table) in layout.disks.iter_mut().zip(&tables) {
+        if let Some(Table::Gpt(t)) = table {
+            if let PartitionTable::Gpt { disk_guid, .. } = &mut disk.table {
+                disk_guid.clone_from(&t.disk_guid);
+            }
+            for p in &mut disk.partitions {
+                if let (Some(g), Some(tp)) = (
+                    &mut p.gpt,
+                    t.partitions.iter().find(|tp| tp.number == p.number),
+                ) {
+                    g.unique_guid.clone_from(&tp.unique_guid);
+                }
+            }
+        }
+    }
+    let after: Vec<Problem> = validate(&layout)
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error)
+        .collect();
+    if !after.is_empty() {
+        return Err(PlanError::InvalidAfterFit(after));
+    }
+
+    let mut notes: Vec<String> = warnings.iter().map(|w| format!("{w}")).collect();
+    notes.extend(
+        ml.warnings
+            .iter()
+            .map(|w| format!("captured with warning: {w}")),
+    );
+    for u in &ml.unsupported {
+        notes.push(format!(
+            "{} ({}{}) is not recreated: this version cannot",
+            u.device,
+            u.kind,
+            if u.detail.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", u.detail)
+            }
+        ));
+    }
+
+    let mut steps = Vec::new();
+    partition_steps(&layout, &tables, &mut steps);
+    format_steps(&layout, &mut steps);
+    let mounts = mount_list(&layout, &choices.root);
+    for m in &mounts {
+        steps.push(Step::Run {
+            phase: Phase::Mount,
+            cmd: Cmd::new("mkdir")
+                .arg("-p")
+                .arg(&m.dir)
+                .describe(format!("make the mount point {}", m.dir.display())),
+        });
+        steps.push(Step::Mount {
+            phase: Phase::Mount,
+            dir: m.dir.clone(),
+            cmd: Cmd::new("mount")
+                .args(["-t", m.fs_type.as_str()])
+                .arg(&m.device)
+                .arg(&m.dir)
+                .describe(format!(
+                    "mount {} ({}, {}) at {}",
+                    m.device,
+                    m.fs_type,
+                    m.mount_point,
+                    m.dir.display()
+                )),
+        });
+    }
+    steps.push(Step::RestoreFiles {
+        root: choices.root.clone(),
+        selection: choices.selection.clone(),
+    });
+    let changes = fstab::changes(ml, &layout, &|dev| fstab::partuuid_in(&layout, dev));
+    if !changes.is_empty() {
+        steps.push(Step::RewriteFstab {
+            path: choices.root.join("etc/fstab"),
+            changes,
+        });
+    }
+    if choices.boot_loader {
+        boot_loader_steps(&layout, &mounts, &choices.root, &mut steps, &mut notes);
+    }
+    steps.push(Step::WriteLog {
+        path: choices.root.join(&choices.log_file),
+    });
+    for m in mounts.iter().rev() {
+        steps.push(Step::Unmount {
+            phase: Phase::Unmount,
+            dir: m.dir.clone(),
+            cmd: Cmd::new("umount")
+                .arg(&m.dir)
+                .describe(format!("unmount {}", m.dir.display())),
+        });
+    }
+    steps.push(Step::Run {
+        phase: Phase::Unmount,
+        cmd: Cmd::new("sync").describe("flush everything to the disks"),
+    });
+    Ok(Plan {
+        original: ml.clone(),
+        layout,
+        maps: maps.to_vec(),
+        mode,
+        root: choices.root.clone(),
+        steps,
+        warnings: notes,
+    })
+}
+
+fn partition_steps(layout: &Mountlist, tables: &[Option<Table>], steps: &mut Vec<Step>) {
+    for (disk, table) in layout.disks.iter().zip(tables) {
+        steps.push(Step::Run {
+            phase: Phase::Partition,
+            cmd: Cmd::new("wipefs")
+                .args(["-a", &disk.path])
+                .describe(format!(
+                    "erase the partition table and signatures on {} (everything on it is lost)",
+                    disk.path
+                )),
+        });
+        // Not `partx -u`: util-linux 2.38 updates only as many partitions as the table has
+        // entries (4 on MBR), so logical partitions 5 and up never appear. Deleting a range
+        // ignores numbers the kernel does not have; adding then finds none in the way.
+        steps.push(Step::Run {
+            phase: Phase::Partition,
+            cmd: Cmd::new("partx")
+                .args(["-d", "--nr", "1:256", &disk.path])
+                .describe(format!(
+                    "make the kernel forget the partitions {} had",
+                    disk.path
+                )),
+        });
+        let Some(table) = table else { continue };
+        steps.push(Step::WriteTable {
+            disk: disk.path.clone(),
+            table: table.clone(),
+        });
+        steps.push(Step::Run {
+            phase: Phase::Partition,
+            cmd: Cmd::new("partx").args(["-a", &disk.path]).describe(format!(
+                "make the kernel read the new partition table of {}",
+                disk.path
+            )),
+        });
+        if !disk.partitions.is_empty() {
+            let mut numbered: Vec<(u32, &str)> = disk
+                .partitions
+                .iter()
+                .map(|p| (p.number, p.path.as_str()))
+                .collect();
+            numbered.sort();
+            steps.push(Step::WaitForPartitions {
+                disk: disk.path.clone(),
+                devices: numbered.iter().map(|(_, p)| p.to_string()).collect(),
+            });
+        }
+    }
+}
+
+/// Filesystems of a disk the restore makes, with their device: the whole disk's, then
+/// the partitions' in number order.
+fn made_filesystems(disk: &rescue_core::mountlist::Disk) -> Vec<(&str, &Filesystem)> {
+    let mut parts: Vec<_> = disk.partitions.iter().collect();
+    parts.sort_by_key(|p| p.number);
+    disk.filesystem
+        .iter()
+        .map(|f| (disk.path.as_str(), f))
+        .chain(
+            parts
+                .into_iter()
+                .filter_map(|p| p.filesystem.as_ref().map(|f| (p.path.as_str(), f))),
+        )
+        .filter(|(_, f)| f.fs_type.mkfs_program().is_some())
+        .collect()
+}
+
+fn format_steps(layout: &Mountlist, steps: &mut Vec<Step>) {
+    for disk in &layout.disks {
+        let made = made_filesystems(disk);
+        let inside: Vec<&str> = made
+            .iter()
+            .map(|(d, _)| *d)
+            .filter(|d| *d != disk.path)
+            .collect();
+        if !inside.is_empty() {
+            steps.push(Step::Run {
+                phase: Phase::Format,
+                cmd: Cmd::new("wipefs")
+                    .arg("-a")
+                    .args(inside.iter().copied())
+                    .describe(format!(
+                        "erase old filesystem signatures inside {}",
+                        inside.join(", ")
+                    )),
+            });
+        }
+        for (device, fs) in made {
+            if let Some(cmd) = mkfs::mkfs(fs, device) {
+                steps.push(Step::Run {
+                    phase: Phase::Format,
+                    cmd,
+                });
+            }
+            if let Some(cmd) = mkfs::label(fs, device) {
+                steps.push(Step::Run {
+                    phase: Phase::Format,
+                    cmd,
+                });
+            }
+        }
+    }
+}
+
+/// A filesystem to mount while restoring.
+#[derive(Debug, Clone)]
+struct MountSpec {
+    mount_point: String,
+    dir: PathBuf,
+    device: String,
+    fs_type: FsType,
+}
+
+/// The filesystems the restore mounts, parents before children (by depth, then name).
+fn mount_list(layout: &Mountlist, root: &Path) -> Vec<MountSpec> {
+    let mut list: Vec<MountSpec> = layout
+        .disks
+        .iter()
+        .flat_map(made_filesystems)
+        .filter(|(_, f)| f.fs_type != FsType::Swap)
+        .filter_map(|(device, f)| {
+            let mp = f.target_mount_point()?;
+            Some(MountSpec {
+                mount_point: mp.to_string(),
+                dir: under(root, mp),
+                device: device.to_string(),
+                fs_type: f.fs_type.clone(),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        (depth(&a.mount_point), &a.mount_point).cmp(&(depth(&b.mount_point), &b.mount_point))
+    });
+    list
+}
+
+fn depth(mount_point: &str) -> usize {
+    mount_point.split('/').filter(|c| !c.is_empty()).count()
+}
+
+/// `/home` under `/mnt/restore` is `/mnt/restore/home`; `/` is the root itself.
+pub fn under(root: &Path, mount_point: &str) -> PathBuf {
+    let rel = mount_point.trim_start_matches('/');
+    if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    }
+}
+
+fn boot_loader_steps(
+    layout: &Mountlist,
+    mounts: &[MountSpec],
+    root: &Path,
+    steps: &mut Vec<Step>,
+    notes: &mut Vec<String>,
+) {
+    let chroot_args = match layout.boot.mode {
+        BootMode::Bios => {
+            let boot = mounts
+                .iter()
+                .find(|m| m.mount_point == "/boot")
+                .or_else(|| mounts.iter().find(|m| m.mount_point == "/"));
+            let Some(disk) = boot.and_then(|m| disk_of(layout, &m.device)) else {
+                notes.push("no disk holds /boot or /: the boot loader is not reinstalled".into());
+                return;
+            };
+            (
+                vec!["--target=i386-pc".to_string(), disk.clone()],
+                format!("reinstall GRUB for BIOS on {disk}, inside the restored system"),
+            )
+        }
+        BootMode::Uefi => {
+            let esp = layout.boot.esp.as_deref();
+            let Some(m) = mounts.iter().find(|m| Some(m.device.as_str()) == esp) else {
+                notes.push(format!(
+                    "the EFI System Partition{} is not mounted by the restore (it has no mount \
+                     point): the boot loader is not reinstalled",
+                    esp.map(|e| format!(" {e}")).unwrap_or_default()
+                ));
+                return;
+            };
+            (
+                vec![
+                    "--target=x86_64-efi".to_string(),
+                    format!("--efi-directory={}", m.mount_point),
+                    "--removable".to_string(),
+                ],
+                format!(
+                    "reinstall GRUB for UEFI into the EFI System Partition ({} at {}), inside \
+                     the restored system",
+                    m.device, m.mount_point
+                ),
+            )
+        }
+    };
+    let binds: Vec<(&str, PathBuf)> = ["/dev", "/proc", "/sys"]
+        .into_iter()
+        .map(|d| (d, under(root, d)))
+        .collect();
+    steps.push(Step::Run {
+        phase: Phase::Finish,
+        cmd: Cmd::new("mkdir")
+            .arg("-p")
+            .args(binds.iter().map(|(_, dir)| dir.as_os_str().to_owned()))
+            .describe("make the mount points for /dev, /proc and /sys in the restored system"),
+    });
+    for (from, dir) in &binds {
+        steps.push(Step::Mount {
+            phase: Phase::Finish,
+            dir: dir.clone(),
+            cmd: Cmd::new("mount")
+                .args(["--bind", from])
+                .arg(dir)
+                .describe(format!(
+                    "bind {from} at {} for the boot loader",
+                    dir.display()
+                )),
+        });
+    }
+    let (args, description) = chroot_args;
+    steps.push(Step::InstallBootLoader {
+        root: root.to_path_buf(),
+        cmd: Cmd::new("chroot")
+            .arg(root)
+            .arg("grub-install")
+            .args(args)
+            .describe(description),
+    });
+    for (_, dir) in binds.iter().rev() {
+        steps.push(Step::Unmount {
+            phase: Phase::Finish,
+            dir: dir.clone(),
+            cmd: Cmd::new("umount")
+                .arg(dir)
+                .describe(format!("unmount {}", dir.display())),
+        });
+    }
+}
+
+/// The disk path of the layout that holds `device`.
+fn disk_of<'a>(layout: &'a Mountlist, device: &str) -> Option<&'a String> {
+    layout
+        .disks
+        .iter()
+        .find(|d| d.path == device || d.partitions.iter().any(|p| p.path == device))
+        .map(|d| &d.path)
+}
+
+impl fmt::Display for Plan {
+    /// The plan as a sysadmin reads it before confirming: the disks, the layout, the
+    /// warnings, then every step with its command.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = &self.original.host;
+        writeln!(
+            f,
+            "Restore of {} (kernel {}, {} boot) onto:",
+            if host.hostname.is_empty() {
+                "-"
+            } else {
+                &host.hostname
+            },
+            if host.kernel_release.is_empty() {
+                "-"
+            } else {
+                &host.kernel_release
+            },
+            self.original.boot.mode
+        )?;
+        for m in &self.maps {
+            let Some(before) = self.original.disk(&m.from) else {
+                continue;
+            };
+            let after_bytes = m.to.sectors * u64::from(m.to.logical_sector_size);
+            let how = if m.to.sectors == before.sectors {
+                "same size: the layout as it was".to_string()
+            } else {
+                format!("the layout fitted: {}", self.mode)
+            };
+            writeln!(
+                f,
+                "  {} ({}) -> {} ({}), {how}",
+                m.from,
+                format_bytes(before.size_bytes()),
+                m.to.path,
+                format_bytes(after_bytes)
+            )?;
+        }
+        writeln!(
+            f,
+            "EVERYTHING ON {} IS ERASED.",
+            self.target_disks().join(", ")
+        )?;
+        writeln!(f)?;
+        writeln!(f, "Layout to create:")?;
+        for line in render::compact(&self.layout).lines() {
+            writeln!(f, "  {line}")?;
+        }
+        if !self.warnings.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "Warnings:")?;
+            for w in &self.warnings {
+                writeln!(f, "  - {w}")?;
+            }
+        }
+        let mut phase = None;
+        for (i, step) in self.steps.iter().enumerate() {
+            if phase != Some(step.phase()) {
+                phase = Some(step.phase());
+                writeln!(f)?;
+                writeln!(f, "{}:", step.phase())?;
+            }
+            let number = format!("{:>3}. ", i + 1);
+            writeln!(f, "{number}{}", step.description())?;
+            for d in step.details() {
+                writeln!(f, "{:width$}{d}", "", width = number.len() + 2)?;
+            }
+        }
+        Ok(())
+    }
+}
