@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod hooks;
 pub mod iso9660;
 pub mod media;
+pub mod mountinfo;
 pub mod mountlist;
 pub mod restore_files;
 pub mod runner;

@@ -1,6 +1,6 @@
 //! Parsing /etc/fstab (see fstab(5)) and classifying how each line names its device.
 
-use super::mountinfo::unescape_bytes;
+use rescue_core::mountinfo::unescape;
 use rescue_core::mountlist::FstabSpecKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,10 +71,6 @@ pub fn parse(text: &str) -> (Vec<FstabLine>, Vec<String>) {
         });
     }
     (lines, problems)
-}
-
-fn unescape(field: &str) -> String {
-    String::from_utf8_lossy(&unescape_bytes(field)).into_owned()
 }
 
 pub fn classify(spec: &str) -> SpecTarget {

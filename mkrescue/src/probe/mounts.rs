@@ -1,7 +1,7 @@
 //! Choosing which mounts belong to the system under a root directory.
 
 use super::fstab::is_virtual_or_network;
-use super::mountinfo::MountEntry;
+use rescue_core::mountinfo::MountEntry;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -124,7 +124,7 @@ pub fn combined_options(entry: &MountEntry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::mountinfo::parse;
+    use rescue_core::mountinfo::parse;
 
     const MOUNTS: &str = "\
 22 1 254:0 / / rw,relatime - ext4 /dev/vda rw

@@ -1,6 +1,6 @@
 //! Parsing /proc/swaps.
 
-use super::mountinfo::unescape_path;
+use rescue_core::mountinfo::unescape_path;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 //! disk (`/dev/disk/by-id/...`) is caught too. The /proc, /sys and /dev roots are
 //! parameters, so the checks run in tests against miniature trees.
 
+use rescue_core::mountinfo;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -48,6 +49,9 @@ pub enum SafetyError {
         .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
     )]
     Refused(Vec<Refusal>),
+    /// Without the kernel's list of mounts or swaps no disk can be shown to be free.
+    #[error("cannot read {file}: {why}; no disk can be checked as free to write")]
+    Unreadable { file: PathBuf, why: String },
 }
 
 /// A whole disk and the device numbers of it and its partitions.
@@ -68,8 +72,8 @@ pub fn check_targets(
     protected: &[PathBuf],
     paths: &SystemPaths,
 ) -> Result<(), SafetyError> {
-    let mounts = read_mountinfo(&paths.proc.join("self/mountinfo"));
-    let swaps = read_swaps(&paths.proc.join("swaps"));
+    let mounts = read_mountinfo(&paths.proc.join("self/mountinfo"))?;
+    let swaps = read_swaps(&paths.proc.join("swaps"))?;
     let mut refusals = Vec::new();
     for disk in disks {
         let mut reasons = Vec::new();
@@ -239,63 +243,35 @@ struct MountEntry {
     source: String,
 }
 
-/// `/proc/self/mountinfo`: "36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3
-/// /dev/root rw,errors=continue".
-fn read_mountinfo(file: &Path) -> Vec<MountEntry> {
-    let text = fs::read_to_string(file).unwrap_or_default();
-    parse_mountinfo(&text)
-}
-
-fn parse_mountinfo(text: &str) -> Vec<MountEntry> {
-    text.lines()
-        .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let fields: Vec<&str> = left.split(' ').collect();
-            let (a, b) = fields.get(2)?.split_once(':')?;
-            let mount_point = unescape(fields.get(4)?);
-            let source = unescape(right.split(' ').nth(1).unwrap_or(""));
-            Some(MountEntry {
-                dev: (a.parse().ok()?, b.parse().ok()?),
-                mount_point,
-                source,
-            })
+/// `/proc/self/mountinfo`, through the parser mkrescue's capture uses too.
+fn read_mountinfo(file: &Path) -> Result<Vec<MountEntry>, SafetyError> {
+    let unreadable = |why: String| SafetyError::Unreadable {
+        file: file.to_path_buf(),
+        why,
+    };
+    let text = fs::read_to_string(file).map_err(|e| unreadable(e.to_string()))?;
+    let entries = mountinfo::parse(&text).map_err(|e| unreadable(e.to_string()))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| MountEntry {
+            dev: (e.major, e.minor),
+            mount_point: e.mount_point.to_string_lossy().into_owned(),
+            source: e.source,
         })
-        .collect()
+        .collect())
 }
 
 /// `/proc/swaps`: a heading, then "Filename Type Size Used Priority".
-fn read_swaps(file: &Path) -> Vec<String> {
-    let text = fs::read_to_string(file).unwrap_or_default();
-    text.lines()
+fn read_swaps(file: &Path) -> Result<Vec<String>, SafetyError> {
+    let text = fs::read_to_string(file).map_err(|e| SafetyError::Unreadable {
+        file: file.to_path_buf(),
+        why: e.to_string(),
+    })?;
+    Ok(text
+        .lines()
         .skip(1)
-        .filter_map(|l| l.split_whitespace().next().map(unescape))
-        .collect()
-}
-
-/// The kernel writes space, tab, newline and backslash in paths as \040 \011 \012 \134.
-fn unescape(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            if let Some(oct) = bytes.get(i + 1..i + 4) {
-                if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                    let v = oct
-                        .iter()
-                        .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
-                    if let Ok(v) = u8::try_from(v) {
-                        out.push(v);
-                        i += 4;
-                        continue;
-                    }
-                }
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+        .filter_map(|l| l.split_whitespace().next().map(mountinfo::unescape))
+        .collect())
 }
 
 #[cfg(test)]
@@ -353,7 +329,9 @@ mod tests {
             &paths(root.path()),
         )
         .unwrap_err();
-        let SafetyError::Refused(r) = &err;
+        let SafetyError::Refused(r) = &err else {
+            panic!("{err}")
+        };
         assert_eq!(r.len(), 2, "{err}");
         assert_eq!(r[0].disk, "/dev/vdb");
         assert_eq!(
@@ -383,6 +361,11 @@ mod tests {
         let media_dir = media.path().canonicalize().unwrap();
         let mounted_at = media_dir.parent().unwrap();
         fs::create_dir_all(root.path().join("proc/self")).unwrap();
+        fs::write(
+            root.path().join("proc/swaps"),
+            "Filename Type Size Used Priority\n",
+        )
+        .unwrap();
         // The media's filesystem is vdc (252:32), with a source that is no device node
         // here, as for btrfs: the mount's own numbers decide.
         fs::write(
@@ -399,7 +382,9 @@ mod tests {
             &paths(root.path()),
         )
         .unwrap_err();
-        let SafetyError::Refused(r) = &err;
+        let SafetyError::Refused(r) = &err else {
+            panic!("{err}")
+        };
         assert_eq!(r.len(), 1, "{err}");
         assert_eq!(
             r[0].reasons,
@@ -412,12 +397,18 @@ mod tests {
 
     #[test]
     fn mountinfo_and_escapes() {
-        let m = parse_mountinfo(
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mountinfo");
+        fs::write(
+            &file,
             "36 35 98:0 /mnt1 /mnt/a\\011b rw,noatime master:1 - ext3 /dev/root rw\n",
-        );
+        )
+        .unwrap();
+        let m = read_mountinfo(&file).unwrap();
         assert_eq!(m[0].dev, (98, 0));
         assert_eq!(m[0].mount_point, "/mnt/a\tb");
         assert_eq!(m[0].source, "/dev/root");
-        assert_eq!(unescape("a\\134b\\"), "a\\b\\");
+        let err = read_mountinfo(&dir.path().join("missing")).unwrap_err();
+        assert!(err.to_string().contains("no disk can be checked"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! The kernel's file systems PID 1 mounts at start, and the unmounting before a reboot.
 
 use anyhow::Context;
+use rescue_core::mountinfo;
 use rustix::mount::{MountFlags, UnmountFlags};
 use std::ffi::CStr;
 use std::fs;
@@ -136,32 +137,12 @@ pub fn parse_mounts(text: &str) -> Vec<MountEntry> {
         .filter_map(|line| {
             let mut f = line.split_whitespace();
             Some(MountEntry {
-                source: unescape(f.next()?),
-                target: unescape(f.next()?),
+                source: mountinfo::unescape(f.next()?),
+                target: mountinfo::unescape(f.next()?),
                 fstype: f.next()?.to_string(),
             })
         })
         .collect()
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// File systems with nothing to lose at power off.
@@ -241,9 +222,12 @@ mod tests {
 
     #[test]
     fn unescape_leaves_other_backslashes() {
+        use rescue_core::mountinfo::unescape;
         assert_eq!(unescape("a\\134b"), "a\\b");
         assert_eq!(unescape("a\\x"), "a\\x");
         assert_eq!(unescape("end\\04"), "end\\04");
+        // Beyond a byte: left as written, never an overflow in PID 1.
+        assert_eq!(unescape("\\777"), "\\777");
     }
 
     #[test]

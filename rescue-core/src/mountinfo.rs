@@ -1,4 +1,5 @@
-//! Parsing /proc/self/mountinfo (see proc(5)).
+//! Parsing /proc/self/mountinfo (see proc(5)), and the octal escapes the kernel writes in
+//! paths there, in /proc/mounts and in /proc/swaps.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -97,7 +98,8 @@ pub fn unescape_path(field: &str) -> PathBuf {
     PathBuf::from(OsString::from_vec(unescape_bytes(field)))
 }
 
-fn unescape(field: &str) -> String {
+/// [`unescape_bytes`] as text, with bytes that are not UTF-8 replaced.
+pub fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&unescape_bytes(field)).into_owned()
 }
 
