@@ -918,53 +918,40 @@ impl Verifier<'_> {
             }
         };
         let mut missing = Vec::new();
-        match expected {
-            Some(n) => {
-                for number in 1..=n {
-                    if !kept.iter().any(|v| v.manifest().volume == number) {
-                        missing.push(number);
-                        let message = format!("volume {number} of {n} is missing ({})", seen());
-                        self.problem(
-                            ProblemKind::VolumeMissing,
-                            Some(number),
-                            None,
-                            message,
-                            None,
-                        );
-                    }
-                }
+        // Volumes before the last known one; with the count unknown, the ones below the
+        // highest found (the last is reported on its own below).
+        let (last, of) = match expected {
+            Some(n) => (n, format!(" of {n}")),
+            None => (highest.saturating_sub(1), String::new()),
+        };
+        for number in 1..=last {
+            if !kept.iter().any(|v| v.manifest().volume == number) {
+                missing.push(number);
+                let message = format!("volume {number}{of} is missing ({})", seen());
+                self.problem(
+                    ProblemKind::VolumeMissing,
+                    Some(number),
+                    None,
+                    message,
+                    None,
+                );
             }
-            None => {
-                for number in 1..highest {
-                    if !kept.iter().any(|v| v.manifest().volume == number) {
-                        missing.push(number);
-                        let message = format!("volume {number} is missing ({})", seen());
-                        self.problem(
-                            ProblemKind::VolumeMissing,
-                            Some(number),
-                            None,
-                            message,
-                            None,
-                        );
-                    }
-                }
-                if highest > 0 {
-                    missing.push(highest + 1);
-                    let message = format!(
-                        "the last volume is missing: no volume found says it is the last, so \
-                         volume {} and any after it were not found ({})",
-                        highest + 1,
-                        seen()
-                    );
-                    self.problem(
-                        ProblemKind::VolumeMissing,
-                        Some(highest + 1),
-                        None,
-                        message,
-                        None,
-                    );
-                }
-            }
+        }
+        if expected.is_none() && highest > 0 {
+            missing.push(highest + 1);
+            let message = format!(
+                "the last volume is missing: no volume found says it is the last, so \
+                 volume {} and any after it were not found ({})",
+                highest + 1,
+                seen()
+            );
+            self.problem(
+                ProblemKind::VolumeMissing,
+                Some(highest + 1),
+                None,
+                message,
+                None,
+            );
         }
         self.report.volumes.expected = expected;
         self.report.volumes.missing = missing;

@@ -86,14 +86,9 @@ fn confirm() -> anyhow::Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-fn print_report(r: &RestoreReport) {
-    println!(
-        "restored {} files ({}) from {} sets, {} entries read",
-        r.files,
-        format_bytes(r.bytes),
-        r.sets,
-        r.entries
-    );
+/// Every set-level problem, entry that could not be restored and content mismatch, on
+/// stderr, one a line.
+pub fn print_problems(r: &RestoreReport) {
     for (title, list) in [
         ("problem", &r.problems),
         ("not restored", &r.failed),
@@ -103,6 +98,17 @@ fn print_report(r: &RestoreReport) {
             eprintln!("{title}: {item}");
         }
     }
+}
+
+fn print_report(r: &RestoreReport) {
+    println!(
+        "restored {} files ({}) from {} sets, {} entries read",
+        r.files,
+        format_bytes(r.bytes),
+        r.sets,
+        r.entries
+    );
+    print_problems(r);
     for w in r.warnings.iter().take(20) {
         eprintln!("warning: {w}");
     }

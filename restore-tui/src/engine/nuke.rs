@@ -113,15 +113,7 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
                     format_bytes(r.bytes),
                     r.sets
                 );
-                for (title, list) in [
-                    ("problem", &r.problems),
-                    ("not restored", &r.failed),
-                    ("content differs from the backup", &r.mismatched),
-                ] {
-                    for item in list {
-                        eprintln!("{title}: {item}");
-                    }
-                }
+                crate::files::print_problems(r);
             }
             for f in &outcome.fstab {
                 println!("  fstab {f}");
