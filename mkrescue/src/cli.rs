@@ -2,8 +2,10 @@
 
 use crate::create::{self, CreateArgs};
 use crate::mountlist_cmd::{self, MountlistArgs};
+use crate::probe::SystemPaths;
 use crate::verify::{self, VerifyArgs};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +56,33 @@ enum Command {
                       problem or difference."
     )]
     Verify(VerifyArgs),
+}
+
+/// Where the kernel's views are, for capturing from a copy of another system's (hidden:
+/// tests point them at miniature trees).
+#[derive(Debug, Clone, Args)]
+pub struct SystemArgs {
+    /// Where /sys is
+    #[arg(long, value_name = "DIR", default_value = "/sys", hide = true)]
+    pub sysfs: PathBuf,
+
+    /// Where /proc is
+    #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
+    pub procfs: PathBuf,
+
+    /// Where /dev is
+    #[arg(long, value_name = "DIR", default_value = "/dev", hide = true)]
+    pub devfs: PathBuf,
+}
+
+impl SystemArgs {
+    pub fn paths(&self) -> SystemPaths {
+        SystemPaths {
+            proc: self.procfs.clone(),
+            sys: self.sysfs.clone(),
+            dev: self.devfs.clone(),
+        }
+    }
 }
 
 /// Runs mkrescue with the process arguments and returns the exit code:

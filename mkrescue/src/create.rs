@@ -2,10 +2,11 @@
 
 use crate::backup::{self as backup_mod, select::Rules, BackupOptions, SetReady};
 use crate::boot::{self, BootConfig, Console, HostPaths};
+use crate::cli::SystemArgs;
 use crate::gather::{elf, kernel, modules, tools};
 use crate::initramfs::{self, Tree};
 use crate::iso;
-use crate::probe::{self, SystemPaths};
+use crate::probe;
 use crate::volume_writer::{self, FirstVolume, OutputFormat, VolumeWriter, WrittenVolume};
 use crate::{identity, skel};
 use anyhow::{bail, Context};
@@ -125,14 +126,8 @@ pub struct CreateArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
 
-    #[arg(long, value_name = "DIR", default_value = "/sys", hide = true)]
-    pub sysfs: PathBuf,
-
-    #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
-    pub procfs: PathBuf,
-
-    #[arg(long, value_name = "DIR", default_value = "/dev", hide = true)]
-    pub devfs: PathBuf,
+    #[command(flatten)]
+    pub system: SystemArgs,
 }
 
 /// What one run made, for the summary.
@@ -284,11 +279,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     let mut timings = Timings::default();
     let mut clock = Instant::now();
     let epoch = identity::epoch();
-    let paths = SystemPaths {
-        proc: args.procfs.clone(),
-        sys: args.sysfs.clone(),
-        dev: args.devfs.clone(),
-    };
+    let paths = args.system.paths();
     let ml = probe::capture(&args.root, &paths, epoch).context("capturing the disk layout")?;
     warnings.extend(ml.warnings.iter().cloned());
     timings.capture_ms = lap(&mut clock);
@@ -301,7 +292,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         ));
     }
 
-    let running = fs::read_to_string(args.procfs.join("sys/kernel/osrelease"))
+    let running = fs::read_to_string(args.system.procfs.join("sys/kernel/osrelease"))
         .context("reading the running kernel's release")?;
     let kernel = kernel::find_kernel(
         args.kernel.as_deref(),
@@ -332,7 +323,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     }
     skel::add_skeleton(&mut tree).context("adding the rescue system's skeleton")?;
 
-    let wanted = wanted_modules(&args.procfs, &ml, &args.modules);
+    let wanted = wanted_modules(&args.system.procfs, &ml, &args.modules);
     let module_report =
         modules::gather_modules(&kernel, &wanted, Path::new("/lib/firmware"), &mut tree)
             .context("gathering kernel modules")?;

@@ -1,8 +1,9 @@
 //! `mkrescue mountlist`: capture (or read) a mountlist, check it and print it.
 
+use crate::cli::SystemArgs;
 use crate::identity;
 use crate::output::write_atomically;
-use crate::probe::{self, SystemPaths};
+use crate::probe;
 use anyhow::Context;
 use clap::Args;
 use rescue_core::blockdev;
@@ -46,17 +47,8 @@ pub struct MountlistArgs {
     #[arg(long, value_name = "MODE", default_value = "proportional")]
     pub resize: ResizeMode,
 
-    /// Where /sys is (for capturing from a copy of another system's views)
-    #[arg(long, value_name = "DIR", default_value = "/sys", hide = true)]
-    pub sysfs: PathBuf,
-
-    /// Where /proc is
-    #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
-    pub procfs: PathBuf,
-
-    /// Where /dev is
-    #[arg(long, value_name = "DIR", default_value = "/dev", hide = true)]
-    pub devfs: PathBuf,
+    #[command(flatten)]
+    pub system: SystemArgs,
 }
 
 pub fn run(args: &MountlistArgs) -> anyhow::Result<i32> {
@@ -66,11 +58,7 @@ pub fn run(args: &MountlistArgs) -> anyhow::Result<i32> {
             mountlist::read_file(path).with_context(|| format!("loading {}", path.display()))?
         }
         None => {
-            let paths = SystemPaths {
-                proc: args.procfs.clone(),
-                sys: args.sysfs.clone(),
-                dev: args.devfs.clone(),
-            };
+            let paths = args.system.paths();
             let ml = probe::capture(&args.root, &paths, identity::epoch())?;
             for warning in &ml.warnings {
                 eprintln!("warning: {warning}");
@@ -79,7 +67,7 @@ pub fn run(args: &MountlistArgs) -> anyhow::Result<i32> {
         }
     };
     if !args.disk_map.is_empty() {
-        ml = apply_disk_maps(&ml, &args.disk_map, args.resize, &args.sysfs)?;
+        ml = apply_disk_maps(&ml, &args.disk_map, args.resize, &args.system.sysfs)?;
     }
 
     if let Some(path) = &args.output {
