@@ -430,6 +430,8 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         sizes: sizes.clone(),
     };
     let (volumes, backup) = if args.no_backup {
+        // The boot files alone must fit the first medium: say so before writing anything.
+        VolumePacker::new(sizes.clone(), first_volume_bytes(&writer)?, overhead(args))?;
         (vec![writer.write(1, 1, &[], mtime)?], None)
     } else {
         let (volumes, report) =
@@ -535,10 +537,7 @@ fn write_backup(
     let started = Instant::now();
     let root = fs::canonicalize(&args.root)
         .with_context(|| format!("resolving --root {}", args.root.display()))?;
-    let overhead = match args.output_format {
-        OutputFormat::Iso => Overhead::ISO9660,
-        OutputFormat::Dir => Overhead::DIRECTORY,
-    };
+    let overhead = overhead(args);
     let set_size = match args.set_size {
         Some(size) => size,
         None => max_set_size(sizes, overhead, args.compress, DEFAULT_SET_SIZE)
@@ -662,6 +661,14 @@ fn write_backup(
             warnings,
         },
     ))
+}
+
+/// What a volume needs beyond its files, in the chosen output format.
+fn overhead(args: &CreateArgs) -> Overhead {
+    match args.output_format {
+        OutputFormat::Iso => Overhead::ISO9660,
+        OutputFormat::Dir => Overhead::DIRECTORY,
+    }
 }
 
 /// Devices of the filesystems the mountlist captured, as mounted under the root now.

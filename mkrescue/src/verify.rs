@@ -750,7 +750,7 @@ pub fn verify(opts: &Options) -> anyhow::Result<Report> {
             ProblemKind::VolumeUnreadable,
             None,
             None,
-            format!("{e:#}"),
+            rescue_core::error_text::chain(e),
             None,
         );
     }

@@ -149,6 +149,11 @@ impl VolumeWriter<'_> {
         };
         let limit = self.sizes.size_of(n);
         if bytes > limit {
+            // An image that does not fit its medium must not stay under the final name.
+            let _ = match self.format {
+                OutputFormat::Iso => fs::remove_file(&path),
+                OutputFormat::Dir => fs::remove_dir_all(&path),
+            };
             bail!(
                 "volume {n} came out {bytes} bytes, over its size of {limit}: make the media \
                  size a little larger"

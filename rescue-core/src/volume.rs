@@ -33,7 +33,8 @@ pub const MAX_MANIFEST: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VolumeError {
-    #[error("{}: {source}", .path.display())]
+    // The cause is printed by the error chain, not repeated here.
+    #[error("cannot read {}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -42,13 +43,13 @@ pub enum VolumeError {
     /// Neither a directory with `rescue/manifest.json` nor an ISO 9660 image.
     #[error("{}: not a rescue volume: {reason}", .path.display())]
     NotAVolume { path: PathBuf, reason: String },
-    #[error("{}: reading {MANIFEST_PATH}: {source}", .path.display())]
+    #[error("{}: reading {MANIFEST_PATH}", .path.display())]
     Manifest {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("{}: {MANIFEST_PATH} is not a valid manifest: {source}", .path.display())]
+    #[error("{}: {MANIFEST_PATH} is not a valid manifest", .path.display())]
     BadManifest {
         path: PathBuf,
         #[source]

@@ -36,19 +36,9 @@ pub struct NativeError {
 
 impl NativeError {
     pub fn new(what: impl Into<String>, cause: &dyn std::error::Error) -> NativeError {
-        let mut text = cause.to_string();
-        let mut source = cause.source();
-        while let Some(s) = source {
-            let more = s.to_string();
-            if !text.contains(&more) {
-                text.push_str(": ");
-                text.push_str(&more);
-            }
-            source = s.source();
-        }
         NativeError {
             what: what.into(),
-            cause: text,
+            cause: rescue_core::error_text::chain(cause),
         }
     }
 }
