@@ -24,20 +24,21 @@ use anyhow::Context;
 use clap::Args;
 use rescue_core::archive::{ArchiveError, EntryKind, TarReader};
 use rescue_core::catalog::{
-    join, to_hex, CatalogError, CatalogKind, CatalogReader, CatalogRecord, HashListReader,
-    HashRecord, Joined,
+    to_hex, CatalogKind, CatalogReader, CatalogRecord, HashListReader, HashRecord,
+};
+use rescue_core::compare::{
+    compare_tree, hash_stream, show_path, walk_cmp, CompareError, CompareOptions, CompareReport,
+    FileList,
 };
 use rescue_core::media::{Compression, SetInfo, CATALOG_PATH};
 use rescue_core::size::format_bytes;
 use rescue_core::volume::{scan_volumes, Volume, VolumeKind};
 use serde::Serialize;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
-use std::fs::{self, File, Metadata};
+use std::fs;
 use std::io::{self, BufReader, Read};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -120,7 +121,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Warnings beyond the ones listed.
     pub warnings_more: u64,
-    pub against: Option<Against>,
+    /// The comparison with the live tree (`--against`).
+    pub against: Option<CompareReport>,
     /// No problem, and (with `--against`) no difference.
     pub clean: bool,
 }
@@ -205,64 +207,6 @@ pub enum ProblemKind {
     HashListCorrupted,
 }
 
-/// The first paths of a list, and how many there are in all.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct FileList {
-    pub count: u64,
-    pub paths: Vec<String>,
-}
-
-impl FileList {
-    fn push(&mut self, path: &[u8], limit: usize) {
-        self.push_shown(show_path(path), limit);
-    }
-
-    fn push_shown(&mut self, shown: String, limit: usize) {
-        self.count += 1;
-        if self.paths.len() < limit {
-            self.paths.push(shown);
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// Adds the paths of `other` after this list's own.
-    fn extend(&mut self, other: &FileList, limit: usize) {
-        for p in &other.paths {
-            if self.paths.len() < limit {
-                self.paths.push(p.clone());
-            }
-        }
-        self.count += other.count;
-    }
-}
-
-impl fmt::Display for FileList {
-    /// "a, b and 12 more".
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let more = self.count.saturating_sub(self.paths.len() as u64);
-        let n = self.paths.len();
-        for (i, p) in self.paths.iter().enumerate() {
-            if i > 0 {
-                f.write_str(if i + 1 == n && more == 0 {
-                    " and "
-                } else {
-                    ", "
-                })?;
-            }
-            f.write_str(p)?;
-        }
-        match (n, more) {
-            (0, 0) => Ok(()),
-            (0, m) => write!(f, "{m} files"),
-            (_, 0) => Ok(()),
-            (_, m) => write!(f, " and {m} more"),
-        }
-    }
-}
-
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
@@ -271,66 +215,6 @@ impl fmt::Display for Problem {
             _ => Ok(()),
         }
     }
-}
-
-/// The comparison with a live tree.
-#[derive(Debug, Clone, Serialize)]
-pub struct Against {
-    pub root: String,
-    /// Catalog records compared with a live entry of the same path.
-    pub compared: u64,
-    /// Regular files whose content was read and hashed.
-    pub content_checked: u64,
-    /// Regular files whose content could not be compared: their hashes are on volumes not
-    /// found, or the backup stored them while they changed or could not be read.
-    pub content_unchecked: u64,
-    pub missing: FileList,
-    pub changed: ChangedList,
-    pub new: FileList,
-    /// Live files that could not be read or listed.
-    pub errors: FileList,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ChangedList {
-    pub count: u64,
-    pub files: Vec<Changed>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Changed {
-    pub path: String,
-    /// What differs: "content", "size 10 -> 12", "type file -> dir" ...
-    pub what: Vec<String>,
-}
-
-impl Against {
-    fn differences(&self) -> u64 {
-        self.missing.count + self.changed.count + self.new.count + self.errors.count
-    }
-}
-
-/// A path for messages: UTF-8 as it is, control characters, backslashes and bytes that are
-/// not UTF-8 escaped (`new\nline`, `caf\xe9`).
-pub fn show_path(path: &[u8]) -> String {
-    let mut out = String::with_capacity(path.len());
-    for chunk in path.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                c if c.is_control() => {
-                    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out
 }
 
 /// The report as text, as `mkrescue verify` prints it.
@@ -382,7 +266,7 @@ pub fn render_text(r: &Report) -> String {
             if a.compared == 1 { "y" } else { "ies" },
             a.missing.count,
             a.changed.count,
-            a.new.count,
+            a.extra.count,
             if a.errors.count > 0 {
                 format!(", {} unreadable", a.errors.count)
             } else {
@@ -396,14 +280,14 @@ pub fn render_text(r: &Report) -> String {
         for c in &a.changed.files {
             let _ = writeln!(out, "  changed: {} ({})", c.path, c.what.join(", "));
         }
-        let unlisted = a.changed.count.saturating_sub(a.changed.files.len() as u64);
+        let unlisted = a.changed.unlisted();
         if unlisted > 0 {
             let _ = writeln!(out, "  changed: ... and {unlisted} more");
         }
-        for p in &a.new.paths {
+        for p in &a.extra.paths {
             let _ = writeln!(out, "  new: {p}");
         }
-        more_line(&mut out, "new", &a.new);
+        more_line(&mut out, "new", &a.extra);
         for p in &a.errors.paths {
             let _ = writeln!(out, "  unreadable: {p}");
         }
@@ -452,7 +336,7 @@ pub fn render_text(r: &Report) -> String {
 }
 
 fn more_line(out: &mut String, what: &str, list: &FileList) {
-    let more = list.count.saturating_sub(list.paths.len() as u64);
+    let more = list.unlisted();
     if more > 0 {
         let _ = writeln!(out, "  {what}: ... and {more} more");
     }
@@ -524,23 +408,6 @@ impl<R: Read> Read for Tap<R> {
     }
 }
 
-/// Reads `r` to its end: its BLAKE3 and length.
-fn hash_stream(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<([u8; 32], u64)> {
-    let mut hasher = blake3::Hasher::new();
-    let mut n = 0u64;
-    loop {
-        match r.read(buf) {
-            Ok(0) => return Ok((*hasher.finalize().as_bytes(), n)),
-            Ok(k) => {
-                hasher.update(&buf[..k]);
-                n += k as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// The decompressed stream of a set.
 fn decompressor<'a>(raw: &'a mut dyn Read, c: Compression) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match c {
@@ -560,25 +427,6 @@ fn compression_of(file: &str, manifest: Compression) -> Compression {
         .into_iter()
         .find(|c| file.ends_with(&format!(".{}", c.extension())))
         .unwrap_or(manifest)
-}
-
-/// Catalog paths in the order of the sorted walk: component by component ("a/b" before
-/// "a-c"), a directory before its contents; "." (the root) first.
-fn walk_cmp(a: &[u8], b: &[u8]) -> Ordering {
-    components(a).cmp(components(b))
-}
-
-fn components(p: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let p: &[u8] = if p == b"." { b"" } else { p };
-    p.split(|b| *b == b'/').filter(|c| !c.is_empty())
-}
-
-/// Is `path` below `dir` (both catalog paths)?
-fn is_below(path: &[u8], dir: &[u8]) -> bool {
-    if dir == b"." {
-        return path != b".";
-    }
-    path.len() > dir.len() && path.starts_with(dir) && path[dir.len()] == b'/'
 }
 
 // ---------------------------------------------------------------------------------------
@@ -758,7 +606,7 @@ pub fn verify(opts: &Options) -> anyhow::Result<Report> {
     let sets = v.sets_of(&volumes);
     v.verify_sets(&volumes, &sets);
     if let Some(root) = &opts.against {
-        let against = v.compare_with(&volumes, &sets, root);
+        let against = v.compare_with(&volumes, root);
         v.report.against = Some(against);
     }
     v.report.clean = v.report.problems.is_empty()
@@ -1777,478 +1625,45 @@ fn take_hash(
 // ---------------------------------------------------------------------------------------
 // Comparing with a live tree.
 
-/// One entry of the live tree.
-struct Live {
-    rel: Vec<u8>,
-    host: PathBuf,
-    meta: Metadata,
-}
-
-/// A sorted walk of a live tree, in the catalog's order; the caller says which
-/// directories to enter.
-struct LiveWalker {
-    root: PathBuf,
-    stack: Vec<std::vec::IntoIter<(Vec<u8>, PathBuf)>>,
-    started: bool,
-    /// (dev, ino) of what is never looked at: the media being verified.
-    skip: HashSet<(u64, u64)>,
-    errors: Vec<(PathBuf, io::Error)>,
-}
-
-impl LiveWalker {
-    fn new(root: &Path, skip: HashSet<(u64, u64)>) -> LiveWalker {
-        LiveWalker {
-            root: root.to_path_buf(),
-            stack: Vec::new(),
-            started: false,
-            skip,
-            errors: Vec::new(),
-        }
-    }
-
-    fn next(&mut self) -> Option<Live> {
-        if !self.started {
-            self.started = true;
-            match fs::symlink_metadata(&self.root) {
-                Ok(meta) => {
-                    return Some(Live {
-                        rel: b".".to_vec(),
-                        host: self.root.clone(),
-                        meta,
-                    })
-                }
-                Err(e) => {
-                    self.errors.push((self.root.clone(), e));
-                    return None;
-                }
-            }
-        }
-        loop {
-            let children = self.stack.last_mut()?;
-            let Some((rel, host)) = children.next() else {
-                self.stack.pop();
-                continue;
-            };
-            match fs::symlink_metadata(&host) {
-                Ok(meta) => {
-                    if self.skip.contains(&(meta.dev(), meta.ino())) {
-                        continue;
-                    }
-                    return Some(Live { rel, host, meta });
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => self.errors.push((host, e)),
-            }
-        }
-    }
-
-    /// Lists a directory just returned by `next`, so its entries come next.
-    fn enter(&mut self, dir: &Live) {
-        let listing = match fs::read_dir(&dir.host) {
-            Ok(it) => it,
-            Err(e) => {
-                self.errors.push((dir.host.clone(), e));
-                return;
-            }
-        };
-        let mut children = Vec::new();
-        for entry in listing {
-            match entry {
-                Ok(e) => {
-                    let mut rel = if dir.rel == b"." {
-                        Vec::new()
-                    } else {
-                        let mut r = dir.rel.clone();
-                        r.push(b'/');
-                        r
-                    };
-                    rel.extend_from_slice(e.file_name().as_bytes());
-                    children.push((rel, e.path()));
-                }
-                Err(e) => self.errors.push((dir.host.clone(), e)),
-            }
-        }
-        children.sort();
-        self.stack.push(children.into_iter());
-    }
-}
-
-fn live_type(meta: &Metadata) -> &'static str {
-    let t = meta.file_type();
-    if t.is_file() {
-        "file"
-    } else if t.is_dir() {
-        "dir"
-    } else if t.is_symlink() {
-        "symlink"
-    } else if t.is_char_device() {
-        "char"
-    } else if t.is_block_device() {
-        "block"
-    } else if t.is_fifo() {
-        "fifo"
-    } else if t.is_socket() {
-        "socket"
-    } else {
-        "unknown"
-    }
-}
-
-/// The catalog's type name, with a hard link counted as the file it is.
-fn catalog_type(kind: &CatalogKind) -> &'static str {
-    match kind {
-        CatalogKind::HardLink { .. } => "file",
-        k => k.type_name(),
-    }
-}
-
-/// Hashes the live file slice by slice (`sizes` in order); `None` when the file is not
-/// exactly that long.
-fn hash_live(path: &Path, sizes: &[u64], buf: &mut [u8]) -> io::Result<Option<Vec<[u8; 32]>>> {
-    let mut file = File::open(path)?;
-    let mut out = Vec::with_capacity(sizes.len());
-    for &size in sizes {
-        let (b3, n) = hash_stream(&mut (&mut file).take(size), buf)?;
-        if n != size {
-            return Ok(None);
-        }
-        out.push(b3);
-    }
-    let mut one = [0u8; 1];
-    if file.read(&mut one)? != 0 {
-        return Ok(None);
-    }
-    Ok(Some(out))
-}
-
-struct Comparison<'a> {
-    against: Against,
-    limit: usize,
-    /// (dev, ino) of the live file of each catalog file with several names, by catalog
-    /// index: to check that hard links still are.
-    links: HashMap<u64, (u64, u64)>,
-    buf: &'a mut [u8],
-}
-
-impl Comparison<'_> {
-    fn missing(&mut self, r: &CatalogRecord) {
-        self.against.missing.push(&r.path, self.limit);
-    }
-
-    fn new_entry(&mut self, l: &Live) {
-        self.against.new.push(&l.rel, self.limit);
-    }
-
-    fn changed(&mut self, path: &[u8], what: Vec<String>) {
-        self.against.changed.count += 1;
-        if self.against.changed.files.len() < self.limit {
-            self.against.changed.files.push(Changed {
-                path: show_path(path),
-                what,
-            });
-        }
-    }
-
-    fn compare(&mut self, j: &Joined, l: &Live) {
-        self.against.compared += 1;
-        let r = &j.record;
-        let m = &l.meta;
-        let mut what = Vec::new();
-        let (want, got) = (catalog_type(&r.kind), live_type(m));
-        if want != got {
-            what.push(format!("type {want} -> {got}"));
-            self.changed(&r.path, what);
-            return;
-        }
-        if !m.file_type().is_symlink() && m.mode() & 0o7777 != r.mode {
-            what.push(format!("mode {:o} -> {:o}", r.mode, m.mode() & 0o7777));
-        }
-        if m.uid() != r.uid || m.gid() != r.gid {
-            what.push(format!(
-                "owner {}:{} -> {}:{}",
-                r.uid,
-                r.gid,
-                m.uid(),
-                m.gid()
-            ));
-        }
-        match &r.kind {
-            CatalogKind::File => {
-                if m.nlink() > 1 {
-                    self.links.insert(r.index, (m.dev(), m.ino()));
-                }
-                if m.len() != r.size {
-                    what.push(format!("size {} -> {}", r.size, m.len()));
-                }
-                let mtime = (m.mtime(), m.mtime_nsec() as u32);
-                if mtime != r.mtime {
-                    what.push(format!(
-                        "mtime {}.{:09} -> {}.{:09}",
-                        r.mtime.0, r.mtime.1, mtime.0, mtime.1
-                    ));
-                }
-                if what.is_empty() {
-                    self.compare_content(j, l, &mut what);
-                }
-            }
-            CatalogKind::HardLink { link } => {
-                if let Some(&first) = self.links.get(link) {
-                    if first != (m.dev(), m.ino()) {
-                        what.push("no longer a hard link to the rest of its group".into());
-                    }
-                }
-            }
-            CatalogKind::Symlink { target } => match fs::read_link(&l.host) {
-                Ok(t) if t.as_os_str().as_bytes() == target.as_slice() => {}
-                Ok(t) => what.push(format!(
-                    "target {} -> {}",
-                    show_path(target),
-                    show_path(t.as_os_str().as_bytes())
-                )),
-                Err(e) => self
-                    .against
-                    .errors
-                    .push_shown(format!("{}: {e}", show_path(&l.rel)), self.limit),
-            },
-            CatalogKind::Char { major, minor } | CatalogKind::Block { major, minor } => {
-                let rdev = m.rdev();
-                let now = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
-                if now != (*major, *minor) {
-                    what.push(format!("device {major}:{minor} -> {}:{}", now.0, now.1));
-                }
-            }
-            CatalogKind::Dir | CatalogKind::Fifo => {}
-        }
-        if !what.is_empty() {
-            self.changed(&r.path, what);
-        }
-    }
-
-    /// The content of a file whose size and mtime match: read it and hash it like the
-    /// backup did (each slice on its own).
-    fn compare_content(&mut self, j: &Joined, l: &Live, what: &mut Vec<String>) {
-        if !j.complete() || j.hashes.iter().any(|h| h.changed || h.error.is_some()) {
-            self.against.content_unchecked += 1;
-            return;
-        }
-        // A whole file is hashed whole (a sparse one's line gives only the size of its
-        // data extents); the slices of a sliced file (never sparse) one by one.
-        let sizes: Vec<u64> = if j.record.slices == 1 {
-            vec![j.record.size]
-        } else {
-            j.hashes.iter().map(|h| h.size).collect()
-        };
-        match hash_live(&l.host, &sizes, self.buf) {
-            Ok(Some(b3s)) => {
-                self.against.content_checked += 1;
-                if b3s.iter().zip(&j.hashes).any(|(b3, h)| *b3 != h.b3) {
-                    what.push("content (BLAKE3)".into());
-                }
-            }
-            Ok(None) => {
-                self.against.content_checked += 1;
-                what.push("content (length)".into());
-            }
-            Err(e) => self
-                .against
-                .errors
-                .push_shown(format!("{}: {e}", show_path(&l.rel)), self.limit),
-        }
-    }
-}
-
 impl Verifier<'_> {
-    fn compare_with(
-        &mut self,
-        volumes: &[Volume],
-        sets: &BTreeMap<u32, SetAt>,
-        root: &Path,
-    ) -> Against {
-        let limit = self.opts.show;
-        let mut cmp = Comparison {
-            against: Against {
-                root: root.display().to_string(),
-                compared: 0,
-                content_checked: 0,
-                content_unchecked: 0,
-                missing: FileList::default(),
-                changed: ChangedList::default(),
-                new: FileList::default(),
-                errors: FileList::default(),
-            },
-            limit,
-            links: HashMap::new(),
-            buf: &mut self.buf,
+    fn compare_with(&mut self, volumes: &[Volume], root: &Path) -> CompareReport {
+        let opts = CompareOptions {
+            show: self.opts.show,
+            skip: vec![self.opts.media.clone()],
         };
-        let Some(catalog) = open_catalog_quietly(volumes) else {
-            self.report.problems.push(Problem {
-                kind: ProblemKind::Catalog,
-                volume: Some(1),
-                set: None,
-                message: format!(
-                    "--against {} needs the catalog of volume 1, which is not available",
-                    root.display()
-                ),
-                files: None,
-            });
-            return cmp.against;
-        };
-        // The hash lists in set order, opened one at a time as the walk reaches them.
-        let hashes = sets.values().flat_map(|at| {
-            volumes[at.volume]
-                .open_file(&at.info.hashes)
-                .ok()
-                .and_then(|r| HashListReader::new(r).ok())
-                .into_iter()
-                .flatten()
-        });
-        let mut joined = join(catalog, hashes).peekable();
-        let mut catalog_errors = 0u64;
-        let mut next_record = |joined: &mut std::iter::Peekable<_>| -> Option<Joined> {
-            loop {
-                match joined.next()? {
-                    Ok(j) => return Some(j),
-                    Err(CatalogError::Join { .. }) => {} // reported by the media check
-                    Err(_) => catalog_errors += 1,
-                }
+        let report = match compare_tree(volumes, root, &opts, &mut |_| {}) {
+            Ok(report) => report,
+            // Why the catalog cannot be read is the media check's problem to report.
+            Err(CompareError::NoVolume1 | CompareError::Catalog { .. }) => {
+                self.problem(
+                    ProblemKind::Catalog,
+                    Some(1),
+                    None,
+                    format!(
+                        "--against {} needs the catalog of volume 1, which is not available",
+                        root.display()
+                    ),
+                    None,
+                );
+                return CompareReport::new(root);
             }
         };
-        let mut skip = HashSet::new();
-        if let Ok(m) = fs::metadata(&self.opts.media) {
-            skip.insert((m.dev(), m.ino()));
-        }
-        let root_dev = match fs::symlink_metadata(root) {
-            Ok(m) => m.dev(),
-            Err(e) => {
-                cmp.against
-                    .errors
-                    .push_shown(format!("{}: {e}", root.display()), limit);
-                return cmp.against;
-            }
-        };
-        let mut walker = LiveWalker::new(root, skip);
-        let mut record = next_record(&mut joined);
-        let mut live = walker.next();
-        loop {
-            let order = match (&record, &live) {
-                (None, None) => break,
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (Some(j), Some(l)) => walk_cmp(&j.record.path, &l.rel),
-            };
-            match order {
-                Ordering::Less => {
-                    if let Some(j) = &record {
-                        cmp.missing(&j.record);
-                    }
-                    record = next_record(&mut joined);
-                }
-                Ordering::Greater => {
-                    if let Some(l) = &live {
-                        cmp.new_entry(l);
-                        // The contents of a new directory are new too (on this filesystem).
-                        if l.meta.is_dir() && l.meta.dev() == root_dev {
-                            walker.enter(l);
-                        }
-                    }
-                    live = walker.next();
-                }
-                Ordering::Equal => {
-                    let (Some(j), Some(l)) = (&record, &live) else {
-                        break;
-                    };
-                    cmp.compare(j, l);
-                    if l.meta.is_dir() && j.record.kind == CatalogKind::Dir {
-                        // Into another filesystem only where the backup went too.
-                        let enter = l.meta.dev() == root_dev
-                            || matches!(joined.peek(), Some(Ok(next))
-                                if is_below(&next.record.path, &j.record.path));
-                        if enter {
-                            walker.enter(l);
-                        }
-                    }
-                    record = next_record(&mut joined);
-                    live = walker.next();
-                }
-            }
-        }
-        for (path, e) in walker.errors.drain(..) {
-            cmp.against
-                .errors
-                .push_shown(format!("{}: {e}", path.display()), limit);
-        }
-        let against = cmp.against;
-        if catalog_errors > 0 {
+        // Stray hash list lines are reported by the media check, with their sets.
+        let n = report.catalog_errors;
+        if n > 0 {
             self.warn(format!(
-                "--against: {catalog_errors} catalog record{} could not be read and {} not \
-                 compared",
-                plural(catalog_errors),
-                if catalog_errors == 1 { "was" } else { "were" }
+                "--against: {n} catalog record{} could not be read and {} not compared",
+                plural(n),
+                if n == 1 { "was" } else { "were" }
             ));
         }
-        against
+        report
     }
-}
-
-fn open_catalog_quietly(volumes: &[Volume]) -> Option<Catalog> {
-    let first = volumes.iter().find(|v| v.manifest().volume == 1)?;
-    let r = first.open_file(CATALOG_PATH).ok()?;
-    CatalogReader::new(r).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn walk_order_is_component_by_component() {
-        let mut paths: Vec<&[u8]> =
-            vec![b"a-c", b"a/b", b".", b"a", b"a/b/c", b"b", b"a.d", b"a/ba"];
-        paths.sort_by(|a, b| walk_cmp(a, b));
-        assert_eq!(
-            paths,
-            vec![
-                &b"."[..],
-                b"a",
-                b"a/b",
-                b"a/b/c",
-                b"a/ba",
-                b"a-c",
-                b"a.d",
-                b"b"
-            ]
-        );
-        assert!(is_below(b"a/b", b"a"));
-        assert!(!is_below(b"ab", b"a"));
-        assert!(!is_below(b"a", b"a"));
-        assert!(is_below(b"a", b"."));
-    }
-
-    #[test]
-    fn paths_are_shown_escaped() {
-        assert_eq!(show_path(b"home/ann/new\nline"), "home/ann/new\\nline");
-        assert_eq!(show_path(b"caf\xe9-latin1"), "caf\\xe9-latin1");
-        assert_eq!(show_path("é \\".as_bytes()), "é \\\\");
-    }
-
-    #[test]
-    fn file_lists_name_the_first_and_count_the_rest() {
-        let mut l = FileList::default();
-        assert_eq!(l.to_string(), "");
-        l.push(b"a", 2);
-        assert_eq!(l.to_string(), "a");
-        l.push(b"b", 2);
-        assert_eq!(l.to_string(), "a and b");
-        for _ in 0..12 {
-            l.push(b"x", 2);
-        }
-        assert_eq!(l.to_string(), "a, b and 12 more");
-        let l = FileList {
-            count: 3,
-            paths: vec![],
-        };
-        assert_eq!(l.to_string(), "3 files");
-    }
 
     fn rec(index: u64, path: &str, set: u32, slices: u32) -> CatalogRecord {
         CatalogRecord {

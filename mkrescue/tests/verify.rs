@@ -883,6 +883,7 @@ fn a_selection_restores_a_subtree_under_a_new_name() {
     let selection = Selection {
         paths: vec![b"home/ann".to_vec(), b"etc".to_vec()],
         renames: vec![(b"home/ann".to_vec(), b"tmp/ann".to_vec())],
+        exclude: Vec::new(),
     };
     let report = restore(&volumes, &target, &selection, &mut |_| {}).unwrap();
     assert!(

@@ -5,5 +5,7 @@
 mod prerequisites;
 mod vm;
 
-pub use prerequisites::{media, mkrescue_bin, require_qemu, restore_tui_bin, test_kernel, Media};
+pub use prerequisites::{
+    media, mkrescue_bin, mkrescue_create, require_qemu, restore_tui_bin, test_kernel, Media,
+};
 pub use vm::{Firmware, Vm, VmOptions};

@@ -92,6 +92,36 @@ pub fn restore_tui_bin() -> anyhow::Result<PathBuf> {
     Ok(workspace().join("target/x86_64-unknown-linux-gnu/release/restore-tui"))
 }
 
+/// `mkrescue create` backing up `root` into `out` with the test kernel, its modules and
+/// the static restore-tui: the command every test that makes a real backup runs.
+/// `mkrescue` is the binary: the host tests pass `host_tests::mkrescue_bin()` (checked
+/// against its sources), the QEMU tests [`mkrescue_bin`]. PATH has the sbin directories
+/// first (mkrescue runs sfdisk, blkid and the like, missing from a plain user's PATH on
+/// Debian), then the caller's. Callers add their own options, run it and judge the
+/// outcome. Panics when the test kernel or restore-tui cannot be had.
+pub fn mkrescue_create(mkrescue: &Path, root: &Path, out: &Path) -> Command {
+    let kernel = test_kernel().unwrap_or_else(|e| panic!("the test kernel: {e:#}"));
+    let restore_tui = restore_tui_bin().unwrap_or_else(|e| panic!("restore-tui: {e:#}"));
+    let mut path = String::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    if let Some(caller) = std::env::var("PATH").ok().filter(|p| !p.is_empty()) {
+        path = format!("{path}:{caller}");
+    }
+    let mut cmd = Command::new(mkrescue);
+    cmd.arg("create")
+        .arg("--root")
+        .arg(root)
+        .arg("--output")
+        .arg(out)
+        .arg("--kernel")
+        .arg(kernel.join("vmlinuz"))
+        .arg("--modules-dir")
+        .arg(kernel.join("modules"))
+        .arg("--restore-tui")
+        .arg(restore_tui)
+        .env("PATH", path);
+    cmd
+}
+
 /// Boot-only media of this host for the test kernel, with the serial console as default,
 /// a short menu timeout and a fixed SOURCE_DATE_EPOCH.
 pub fn media(extra: &[&str]) -> anyhow::Result<Media> {

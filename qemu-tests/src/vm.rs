@@ -158,6 +158,30 @@ impl Vm {
         &self.serial
     }
 
+    /// The image of blank disk `i` (of [`VmOptions::blank_disks`]), as the guest left it;
+    /// removed with the VM.
+    pub fn blank_disk(&self, i: usize) -> PathBuf {
+        self._dir.path().join(format!("disk{i}.img"))
+    }
+
+    /// Waits for QEMU to exit by itself (the guest powered off), at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "QEMU did not exit within {}s; serial log tail:\n{}",
+                    timeout.as_secs(),
+                    tail(&self.serial_log(), 40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Types `text` on the guest's serial console.
     pub fn send(&mut self, text: &str) -> anyhow::Result<()> {
         if self.input.is_none() {

@@ -2,7 +2,7 @@
 //! that fails under a file, exclude patterns that match nothing, and directory output.
 
 use host_tests::{host_lock, mkfs, require_root_or_skip, run, LoopDisk, Mount};
-use qemu_tests::{mkrescue_bin, require_qemu, restore_tui_bin, test_kernel};
+use qemu_tests::{mkrescue_bin, mkrescue_create, require_qemu};
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -10,19 +10,8 @@ use std::process::{Command, Output};
 const MIB: u64 = 1 << 20;
 
 fn create(root: &Path, out: &Path, extra: &[&str]) -> Output {
-    let kernel = test_kernel().unwrap();
-    Command::new(mkrescue_bin().unwrap())
-        .args(["create", "--json"])
-        .arg("--root")
-        .arg(root)
-        .arg("--output")
-        .arg(out)
-        .arg("--kernel")
-        .arg(kernel.join("vmlinuz"))
-        .arg("--modules-dir")
-        .arg(kernel.join("modules"))
-        .arg("--restore-tui")
-        .arg(restore_tui_bin().unwrap())
+    mkrescue_create(&mkrescue_bin().unwrap(), root, out)
+        .arg("--json")
         .args(extra)
         .output()
         .unwrap()

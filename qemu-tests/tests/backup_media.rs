@@ -2,7 +2,7 @@
 //! hooks once per volume in order, and the files of all volumes together the source again.
 
 use host_tests::{host_lock, mkfs, require_root_or_skip, LoopDisk, Mount};
-use qemu_tests::{mkrescue_bin, require_qemu, restore_tui_bin, test_kernel};
+use qemu_tests::{mkrescue_bin, mkrescue_create, require_qemu};
 use rescue_core::archive::{Extractor, TarReader};
 use rescue_core::media::Manifest;
 use std::fs;
@@ -48,19 +48,8 @@ fn a_three_volume_backup_holds_the_source_and_calls_the_hooks_in_order() {
 
     let out = work.path().join("out");
     let log = work.path().join("hooks.log");
-    let kernel = test_kernel().unwrap();
-    let summary = run(Command::new(mkrescue_bin().unwrap())
-        .args(["create", "--json", "-s", "48m,4m"])
-        .arg("--root")
-        .arg(&root)
-        .arg("--output")
-        .arg(&out)
-        .arg("--kernel")
-        .arg(kernel.join("vmlinuz"))
-        .arg("--modules-dir")
-        .arg(kernel.join("modules"))
-        .arg("--restore-tui")
-        .arg(restore_tui_bin().unwrap())
+    let summary = run(mkrescue_create(&mkrescue_bin().unwrap(), &root, &out)
+        .args(["--json", "-s", "48m,4m"])
         .arg("--before-volume")
         .arg(format!(
             "echo before {{volume}} {{iso}} >> {}",

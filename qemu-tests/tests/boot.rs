@@ -64,7 +64,8 @@ fn ovmf_from_cdrom() {
 }
 
 /// The guest kernel mounts the ISO (iso9660) and sees Rock Ridge names and modes; the
-/// expert shell works over the serial console.
+/// terminal UI starts on the serial console (the default mode) and its expert shell works
+/// there.
 #[test]
 fn the_guest_kernel_reads_rock_ridge_names() {
     if !require_qemu() {
@@ -78,9 +79,10 @@ fn the_guest_kernel_reads_rock_ridge_names() {
     .expect("starting QEMU");
     vm.wait_for("restore-tui: ready (media", BOOT_TIMEOUT)
         .unwrap_or_else(|e| panic!("{e:#}"));
-    vm.wait_for("[s] shell", BOOT_TIMEOUT)
+    vm.wait_for("Interactive restore", BOOT_TIMEOUT)
         .unwrap_or_else(|e| panic!("{e:#}"));
-    vm.send("s\n").unwrap();
+    // The UI reads keys, not lines: "s" alone chooses the shell on its Start screen.
+    vm.send("s").unwrap();
     vm.wait_for("rescue#", BOOT_TIMEOUT)
         .unwrap_or_else(|e| panic!("{e:#}"));
     // isolinux.bin's name is mixed with a long directory name only Rock Ridge or Joliet

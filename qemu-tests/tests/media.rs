@@ -213,8 +213,11 @@ fn the_initramfs_is_reproducible_and_the_image_lean() {
     if !require_qemu() {
         return;
     }
+    // Both captures of the host must see the same disks: no other test's loop disks.
+    let lock = host_tests::host_lock();
     let a = media(&[]).unwrap();
     let b = media(&[]).unwrap();
+    drop(lock);
     let work = tempfile::tempdir().unwrap();
     let (da, db) = (work.path().join("a"), work.path().join("b"));
     fs::create_dir(&da).unwrap();

@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod blockdev;
 pub mod catalog;
+pub mod compare;
 pub mod error_text;
 pub mod hooks;
 pub mod iso9660;

@@ -77,7 +77,7 @@ struct Cli {
           value_parser = ["proportional", "grow-last"])]
     resize: String,
 
-    /// With --mode nuke: where the restored system is mounted while its files are restored
+    /// With --mode nuke or interactive: where the restored system is mounted while its files are restored
     #[arg(long, value_name = "DIR", default_value = "/mnt/restore")]
     target_root: PathBuf,
 
@@ -88,6 +88,15 @@ struct Cli {
     /// With --mode nuke: print the plan and what would run, and write nothing
     #[arg(long)]
     dry_run: bool,
+
+    /// With --mode compare: how many paths to name in each list (the rest are counted)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    show: usize,
+
+    /// With --mode interactive: offer only this disk as a target (repeatable); without it
+    /// every whole disk found is offered, except those in use or holding the backup
+    #[arg(long, value_name = "DEV")]
+    disk: Vec<String>,
 
     /// Run the rescue system's start-up as an ordinary process, for tests (as PID 1 it
     /// runs by itself, whatever the arguments)
@@ -215,6 +224,52 @@ fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
                 boot_loader: cli.boot_loader,
             })
         }
+        Mode::Interactive => {
+            let Some(media) = &cli.media else {
+                return Ok(usage_error(
+                    "--mode interactive needs --media PATH: the backup to restore",
+                ));
+            };
+            if cli.target.is_some() {
+                return Ok(usage_error(
+                    "--mode interactive restores onto disks (chosen in the UI), not into a \
+                     directory (--target)",
+                ));
+            }
+            interactive(&crate::ui::Options {
+                media: media.clone(),
+                disks: cli.disk.clone(),
+                root: cli.target_root.clone(),
+                start: None,
+                pid1: false,
+            })
+        }
+        Mode::Compare => {
+            let Some(media) = &cli.media else {
+                return Ok(usage_error(
+                    "--mode compare needs --media PATH: the backup to compare with",
+                ));
+            };
+            if cli.target.is_some() && !cli.disk_map.is_empty() {
+                return Ok(usage_error(
+                    "--mode compare compares a directory (--target) or the disks \
+                     (--disk-map), not both",
+                ));
+            }
+            use crate::engine::compare::{run, Against, Request};
+            let against = match &cli.target {
+                Some(dir) => Against::Dir(dir.clone()),
+                None => Against::Disks {
+                    disk_map: cli.disk_map.clone(),
+                    root: cli.target_root.clone(),
+                },
+            };
+            run(&Request {
+                media: media.clone(),
+                against,
+                show: cli.show,
+            })
+        }
         other => Ok(usage_error(&format!(
             "--mode {}: not available from the command line yet (use --mode nuke, or \
              --media with --target)",
@@ -224,4 +279,20 @@ fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
                 .unwrap_or_default()
         ))),
     }
+}
+
+/// The terminal UI on a running system: reboot and power off are the rescue system's to
+/// do, so here they end the UI like quitting.
+fn interactive(opts: &crate::ui::Options) -> anyhow::Result<i32> {
+    if !crate::init::console::stdin_is_tty() {
+        anyhow::bail!(
+            "--mode interactive needs a terminal; without one use --mode nuke --yes, or \
+             --media with --target to restore files"
+        );
+    }
+    let exit = crate::ui::run(opts)?;
+    if exit != crate::ui::Exit::Quit {
+        println!("restore-tui: reboot and power off are left to you on a running system");
+    }
+    Ok(0)
 }

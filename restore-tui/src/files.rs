@@ -1,11 +1,13 @@
 //! Restoring files into a directory of a running system (no partitioning): the everyday
 //! "I need /etc back" case, from any volume of a backup.
 
+use crate::engine::volumes::{host_places, Ask, Finder};
+use crate::init::console::{self, Input};
 use anyhow::{bail, Context};
-use rescue_core::restore_files::{restore, RestoreReport, Selection};
+use rescue_core::restore_files::{restore_from, RestoreReport, Selection};
 use rescue_core::size::format_bytes;
-use rescue_core::volume::find_volumes;
-use std::io::{BufRead, IsTerminal, Write};
+use rescue_core::volume::scan_volumes;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
@@ -42,8 +44,12 @@ pub fn selection(select: &[String], rename: &[String]) -> anyhow::Result<Selecti
 
 pub fn run(req: &Request) -> anyhow::Result<i32> {
     let selection = selection(&req.select, &req.rename)?;
-    let volumes = find_volumes(&req.media)
-        .with_context(|| format!("finding the backup's volumes at {}", req.media.display()))?;
+    let finding = || format!("finding the backup's volumes at {}", req.media.display());
+    let mut scan = scan_volumes(&req.media).with_context(finding)?;
+    if !scan.unreadable.is_empty() {
+        return Err(anyhow::Error::new(scan.unreadable.remove(0)).context(finding()));
+    }
+    let volumes = std::mem::take(&mut scan.volumes);
     let first = volumes.first().context("no volume found")?;
     let m = first.manifest();
     let sets: usize = volumes.iter().map(|v| v.manifest().sets.len()).sum();
@@ -68,22 +74,22 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
     }
     std::fs::create_dir_all(&req.target)
         .with_context(|| format!("making {}", req.target.display()))?;
-    let report = restore(&volumes, &req.target, &selection, &mut |_| {})
+    // Volumes not here are looked for (and asked for) when the restore reaches them.
+    let mut finder = Finder::new(host_places(), Ask::from_yes(req.yes)).looking_in(&scan);
+    let report = restore_from(volumes, &mut finder, &req.target, &selection, &mut |_| {})
         .with_context(|| format!("restoring into {}", req.target.display()))?;
     print_report(&report);
     Ok(if report.clean() { 0 } else { 1 })
 }
 
+/// Read a byte at a time: the lines after the answer are for the volume prompts.
 fn confirm() -> anyhow::Result<bool> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        bail!("no terminal to confirm on: add --yes to restore without asking");
-    }
     print!("go ahead? [y/N] ");
     std::io::stdout().flush()?;
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+    match console::read_line().context("reading the answer")? {
+        Input::Line(line) => Ok(matches!(line.trim(), "y" | "Y" | "yes")),
+        Input::Eof => bail!("no answer (the input ended): add --yes to restore without asking"),
+    }
 }
 
 /// Every set-level problem, entry that could not be restored and content mismatch, on

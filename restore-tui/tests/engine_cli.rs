@@ -176,7 +176,17 @@ fn usage_errors_exit_2() {
     for args in [
         &["--mode", "nuke"][..],
         &["--mode", "nuke", "--media", "/x", "--target", "/y"],
-        &["--mode", "compare", "--media", "/x"],
+        &["--mode", "compare"],
+        &[
+            "--mode",
+            "compare",
+            "--media",
+            "/x",
+            "--target",
+            "/y",
+            "--disk-map",
+            "a=b",
+        ],
         &["--mode", "nuke", "--media", "/x", "--resize", "sideways"],
         &["--media", "/x"],
     ] {

@@ -18,8 +18,8 @@
 //! confirmation writes nothing.
 
 use host_tests::{
-    blkid_probe, command, host_lock, mkfs, output, require_root_or_skip, require_tools, run,
-    sfdisk_json, write_file, LoopDisk, Mounts,
+    assert_restored_filesystem, blkid_probe, command, host_lock, mkfs, output,
+    require_root_or_skip, require_tools, run, sfdisk_json, write_file, LoopDisk, Mounts,
 };
 use rescue_core::mountlist::{from_json, Mountlist, PartitionTable};
 use std::fs;
@@ -225,26 +225,9 @@ fn make_source(layout: &Layout, root: &Path) -> (LoopDisk, Mounts) {
 }
 
 fn backup(root: &Path, out: &Path) {
-    let kernel = qemu_tests::test_kernel().unwrap();
-    let result = Command::new(host_tests::mkrescue_bin())
-        .args(["create", "--output-format", "dir"])
-        .arg("--root")
-        .arg(root)
-        .arg("--output")
-        .arg(out)
-        .arg("--kernel")
-        .arg(kernel.join("vmlinuz"))
-        .arg("--modules-dir")
-        .arg(kernel.join("modules"))
-        .arg("--restore-tui")
-        .arg(qemu_tests::restore_tui_bin().unwrap())
-        .env("PATH", PATH)
-        .output()
-        .unwrap();
-    assert!(
-        result.status.success(),
-        "mkrescue create: {}",
-        report(&result)
+    run(
+        qemu_tests::mkrescue_create(&host_tests::mkrescue_bin(), root, out)
+            .args(["--output-format", "dir"]),
     );
 }
 
@@ -292,17 +275,8 @@ fn check_target(
             assert!(p.is_extended(), "{p:?}");
             continue;
         };
-        assert_eq!(
-            blkid.get("TYPE").map(String::as_str),
-            Some(fs.fs_type.as_str()),
-            "{dev}: {blkid:?}"
-        );
-        assert_eq!(blkid.get("UUID"), fs.uuid.as_ref(), "{dev}: {blkid:?}");
-        assert_eq!(blkid.get("LABEL"), fs.label.as_ref(), "{dev}: {blkid:?}");
-        if fs.fs_type.is_ext() {
-            let out = output(command("e2fsck").args(["-fn"]).arg(&dev));
-            assert!(out.success(), "e2fsck -fn {dev}: {}", out.report());
-        } else if fs.fs_type.as_str() == "vfat" && host_tests::find_tool("fsck.fat").is_some() {
+        assert_restored_filesystem(&dev, &blkid, fs);
+        if fs.fs_type.as_str() == "vfat" && host_tests::find_tool("fsck.fat").is_some() {
             let out = output(command("fsck.fat").arg("-n").arg(&dev));
             assert!(out.success(), "fsck.fat -n {dev}: {}", out.report());
         }

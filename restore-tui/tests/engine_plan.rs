@@ -1,12 +1,15 @@
 //! The restore engine's plans, run with the recording Runner: the commands of a GPT+UEFI
 //! and an MBR+BIOS nuke are what a sysadmin would type; a target too small is refused
-//! with nothing run; a failing mkfs stops the steps and nothing after it runs.
+//! with nothing run; a failing mkfs stops the steps and nothing after it runs; the
+//! actions chosen per partition (format only, keep as is, untouched) change the commands.
 
 use rescue_core::mountlist::resize::{FitError, ResizeMode, TargetDisk};
 use rescue_core::mountlist::{from_json, Mountlist};
 use rescue_core::runner::{DryRun, Recording, RunError};
+use restore_tui::engine::action::PartitionAction;
 use restore_tui::engine::apply::{apply, DryNative, Event, StepError};
 use restore_tui::engine::plan::{plan_with, Choices, DiskMap, Plan, PlanError, Step};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -120,8 +123,21 @@ fn onto(ml: &Mountlist, target: &str, sectors: u64) -> Vec<DiskMap> {
 }
 
 fn make_plan(ml: &Mountlist, maps: &[DiskMap], boot_loader: bool) -> Result<Plan, PlanError> {
+    with_actions(ml, maps, boot_loader, &[])
+}
+
+fn with_actions(
+    ml: &Mountlist,
+    maps: &[DiskMap],
+    boot_loader: bool,
+    actions: &[(&str, PartitionAction)],
+) -> Result<Plan, PlanError> {
     let choices = Choices {
         boot_loader,
+        actions: actions
+            .iter()
+            .map(|(d, a)| (d.to_string(), *a))
+            .collect::<BTreeMap<_, _>>(),
         ..Choices::default()
     };
     let mut n = 0;
@@ -145,6 +161,21 @@ fn run(plan: &Plan, runner: &Recording) -> (Result<(), String>, Vec<String>, Vec
         native.actions(),
         started,
     )
+}
+
+/// The plan onto /dev/vdb (`sectors` long) with `actions` chosen and no boot loader, run
+/// with a recording runner; the run must succeed. Returns the plan, the commands run and
+/// the native actions.
+fn run_with_actions(
+    ml: &Mountlist,
+    sectors: u64,
+    actions: &[(&str, PartitionAction)],
+) -> (Plan, Vec<String>, Vec<String>) {
+    let plan = with_actions(ml, &onto(ml, "/dev/vdb", sectors), false, actions).unwrap();
+    let runner = Recording::new();
+    let (result, native, _) = run(&plan, &runner);
+    result.unwrap();
+    (plan, runner.transcript(), native)
 }
 
 #[test]
@@ -696,4 +727,264 @@ fn a_mapping_of_a_disk_the_mountlist_lacks_is_named() {
         "the disk mapping cannot be used (nothing was written): no disk /dev/sdq in the \
          mountlist; it has /dev/sda"
     );
+}
+
+#[test]
+fn untouched_and_kept_partitions_are_not_formatted_and_the_untouched_not_restored_into() {
+    let ml = gpt_uefi();
+    let (plan, transcript, native) = run_with_actions(
+        &ml,
+        41943040,
+        &[
+            ("/dev/vdb1", PartitionAction::KeepAsIs),
+            ("/dev/vdb3", PartitionAction::Untouched),
+        ],
+    );
+    assert_eq!(
+        transcript,
+        [
+            // Only the table headers: the kept partitions' data stays.
+            "wipefs -a -t gpt,PMBR,dos /dev/vdb".to_string(),
+            "partx -d --nr 1:256 /dev/vdb".into(),
+            "partx -a /dev/vdb".into(),
+            "wipefs -a /dev/vdb2 /dev/vdb4".into(),
+            format!(
+                "mkfs.ext4 -F -U {ROOT_UUID} -L root -b 4096 -I 256 -O \
+                 none,has_journal,extent,64bit,metadata_csum /dev/vdb2"
+            ),
+            "e2label /dev/vdb2 root".into(),
+            format!("mkswap -U {SWAP_UUID} -L swap /dev/vdb4"),
+            "swaplabel -L swap /dev/vdb4".into(),
+            "mkdir -p /mnt/restore".into(),
+            "mount -t ext4 /dev/vdb2 /mnt/restore".into(),
+            "mkdir -p /mnt/restore/boot/efi".into(),
+            "mount -t vfat /dev/vdb1 /mnt/restore/boot/efi".into(),
+            "umount /mnt/restore/boot/efi".into(),
+            "umount /mnt/restore".into(),
+            "sync".into(),
+        ]
+    );
+    // The table is written with every partition, the kept ones where they were.
+    assert_eq!(
+        native[..2],
+        [
+            "write a GPT partition table (disk GUID 5b1d7a4e-2f0c-4d7e-9a51-0c3f2e8b9d11) \
+             with 4 partitions on /dev/vdb",
+            "wait for /dev/vdb1, /dev/vdb2, /dev/vdb3, /dev/vdb4",
+        ]
+    );
+    let Some(Step::WriteTable { table, .. }) = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s, Step::WriteTable { .. }))
+    else {
+        panic!("no table written");
+    };
+    let script = table.sfdisk_script("/dev/vdb");
+    assert!(
+        script.contains("/dev/vdb3 : start=32507904, size=8388608,"),
+        "{script}"
+    );
+    // The restore leaves out what lies below /home.
+    let Some(Step::RestoreFiles { selection, .. }) = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s, Step::RestoreFiles { .. }))
+    else {
+        panic!("no restore");
+    };
+    assert_eq!(selection.exclude, [b"home".to_vec()]);
+    assert!(selection.selects(b"home"));
+    assert!(!selection.selects(b"home/ann/notes"));
+    assert!(selection.selects(b"etc/hostname"));
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w
+                == "/dev/vdb3 (/home) is left untouched: not formatted, mounted or restored into"),
+        "{:#?}",
+        plan.warnings
+    );
+    assert_eq!(plan.target_disks(), ["/dev/vdb"]);
+    assert!(plan.erased_disks().is_empty());
+    let text = plan.to_string();
+    assert!(!text.contains("EVERYTHING ON"), "{text}");
+    for want in [
+        "/dev/vdb: THE PARTITION TABLE, /dev/vdb2, /dev/vdb4 ARE ERASED; kept: /dev/vdb1 (keep \
+         as is), /dev/vdb3 (untouched).",
+        "restore every file of the backup into /mnt/restore, checking each file against its \
+         BLAKE3; leaving out what lies below /home",
+        "erase only the partition table headers on /dev/vdb (/dev/vdb1, /dev/vdb3 kept inside)",
+        "the partition table of /dev/vdb is written again: what the kept partitions hold \
+         survives only if they are where the layout puts them (/dev/vdb1 at sector 2048, \
+         1048576 sectors; /dev/vdb3 at sector 32507904, 8388608 sectors)",
+    ] {
+        assert!(text.contains(want), "the plan lacks {want:?}:\n{text}");
+    }
+    // fstab: the kept filesystems keep their UUIDs, so only device names change.
+    let Some(Step::RewriteFstab { changes, .. }) = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s, Step::RewriteFstab { .. }))
+    else {
+        panic!("no fstab rewrite");
+    };
+    assert!(
+        changes.iter().all(|c| !c.old.starts_with("UUID=")),
+        "{changes:?}"
+    );
+}
+
+#[test]
+fn a_disk_formatted_only_keeps_its_table() {
+    let ml = mbr_bios();
+    let (plan, transcript, native) = run_with_actions(
+        &ml,
+        20971520,
+        &[
+            ("/dev/vdb1", PartitionAction::FormatOnly),
+            ("/dev/vdb2", PartitionAction::FormatOnly),
+            ("/dev/vdb5", PartitionAction::FormatOnly),
+            ("/dev/vdb6", PartitionAction::FormatOnly),
+        ],
+    );
+    assert_eq!(
+        transcript,
+        [
+            "wipefs -a /dev/vdb1 /dev/vdb2 /dev/vdb5 /dev/vdb6",
+            "mkfs.ext2 -F -U b0070000-0000-4000-8000-000000000001 -L boot -b 1024 -I 128 /dev/vdb1",
+            "e2label /dev/vdb1 boot",
+            "mkfs.ext4 -F -U b0070000-0000-4000-8000-000000000002 -b 4096 -I 256 /dev/vdb2",
+            "mkfs.ext4 -F -U b0070000-0000-4000-8000-000000000005 -b 4096 -I 256 /dev/vdb5",
+            "mkswap -U b0070000-0000-4000-8000-000000000006 /dev/vdb6",
+            "mkdir -p /mnt/restore",
+            "mount -t ext4 /dev/vdb2 /mnt/restore",
+            "mkdir -p /mnt/restore/boot",
+            "mount -t ext2 /dev/vdb1 /mnt/restore/boot",
+            "mkdir -p /mnt/restore/var",
+            "mount -t ext4 /dev/vdb5 /mnt/restore/var",
+            "umount /mnt/restore/var",
+            "umount /mnt/restore/boot",
+            "umount /mnt/restore",
+            "sync",
+        ]
+    );
+    // No table written: the partitions are used as they are (the extended one is not
+    // needed).
+    assert_eq!(
+        native[0],
+        "wait for /dev/vdb1, /dev/vdb2, /dev/vdb5, /dev/vdb6"
+    );
+    assert!(!plan
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::WriteTable { .. })));
+    assert_eq!(plan.target_disks(), ["/dev/vdb"]);
+    assert!(plan.erased_disks().is_empty());
+    let text = plan.to_string();
+    assert!(
+        text.contains(
+            "/dev/vdb: /dev/vdb1, /dev/vdb2, /dev/vdb5, /dev/vdb6 ARE ERASED; kept: the \
+             partition table."
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_disk_kept_whole_is_not_written_to_and_an_unknown_device_is_refused() {
+    let ml = gpt_uefi();
+    let (plan, t, native) = run_with_actions(
+        &ml,
+        41943040,
+        &[
+            ("/dev/vdb1", PartitionAction::KeepAsIs),
+            ("/dev/vdb2", PartitionAction::KeepAsIs),
+            ("/dev/vdb3", PartitionAction::KeepAsIs),
+            ("/dev/vdb4", PartitionAction::Untouched),
+        ],
+    );
+    assert!(
+        t.iter().all(|c| c.starts_with("mkdir ")
+            || c.starts_with("mount ")
+            || c.starts_with("umount ")
+            || c == "sync"),
+        "{t:#?}"
+    );
+    assert_eq!(native[0], "wait for /dev/vdb1, /dev/vdb2, /dev/vdb3");
+    assert!(plan.target_disks().is_empty());
+    assert_eq!(plan.mapped_disks(), ["/dev/vdb"]);
+    let text = plan.to_string();
+    assert!(!text.contains("ERASED"), "{text}");
+    assert!(
+        text.contains(
+            "/dev/vdb: nothing is erased; kept: the partition table, /dev/vdb1 (keep as is), \
+             /dev/vdb2 (keep as is), /dev/vdb3 (keep as is), /dev/vdb4 (untouched)."
+        ),
+        "{text}"
+    );
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w == "/dev/vdb4 is left untouched: not formatted, mounted or restored into"));
+
+    let err = with_actions(
+        &ml,
+        &onto(&ml, "/dev/vdb", 41943040),
+        false,
+        &[("/dev/sda2", PartitionAction::KeepAsIs)],
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "an action is chosen for /dev/sda2: the layout has no such device (nothing was written)"
+    );
+}
+
+#[test]
+fn renames_into_an_untouched_mount_point_are_left_out_too() {
+    let ml = gpt_uefi();
+    let exclude_with = |renames: &[(&str, &str)]| {
+        let mut choices = Choices {
+            actions: [("/dev/vdb3".to_string(), PartitionAction::Untouched)].into(),
+            ..Choices::default()
+        };
+        choices.selection.renames = renames
+            .iter()
+            .map(|(o, n)| (o.as_bytes().to_vec(), n.as_bytes().to_vec()))
+            .collect();
+        let plan = plan_with(
+            &ml,
+            &onto(&ml, "/dev/vdb", 41943040),
+            ResizeMode::Proportional,
+            &choices,
+            &mut || Ok("00000000-0000-4000-8000-000000000001".into()),
+        )
+        .unwrap();
+        plan.steps
+            .iter()
+            .find_map(|s| match s {
+                Step::RestoreFiles { selection, .. } => Some(
+                    selection
+                        .exclude
+                        .iter()
+                        .map(|e| String::from_utf8_lossy(e).into_owned())
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(exclude_with(&[]), ["home"]);
+    // Everything lands under /restored: /home's files go to /restored/home, on root.
+    assert!(exclude_with(&[("", "restored")]).is_empty());
+    // /srv lands in /home: it is left out as well.
+    assert_eq!(exclude_with(&[("srv", "home/srv")]), ["home", "srv"]);
+    // /home is moved away (onto root); /var takes its place.
+    assert_eq!(
+        exclude_with(&[("home", "old/home"), ("var", "home")]),
+        ["var"]
+    );
+    // /opt spread over the root: its home lands in /home.
+    assert_eq!(exclude_with(&[("opt", "")]), ["home", "opt/home"]);
 }

@@ -226,10 +226,10 @@ fn boots_to_the_ready_line_shows_the_status_and_powers_off() {
             "  /dev/vdb  1G  QEMU HARDDISK  serial disk-b",
             "Mountlist (from the media):",
             "/dev/vda  1G  none",
-            "[s] shell  [r] reboot  [p] power off  [t] status",
+            "[i] restore  [s] shell  [r] reboot  [p] power off  [t] status",
             // "t" shows the status again.
             "Mountlist (from the media):",
-            "[s] shell  [r] reboot  [p] power off  [t] status",
+            "[i] restore  [s] shell  [r] reboot  [p] power off  [t] status",
             "> restore-tui: power off",
         ],
     );
@@ -293,7 +293,7 @@ fn a_media_without_a_mountlist_falls_back_to_the_copy() {
 }
 
 #[test]
-fn nuke_with_yes_and_poweroff_shows_the_status_and_powers_off() {
+fn nuke_without_media_fails_and_powers_off() {
     let root = rescue_root("rescue.mode=nuke rescue.yes rescue.poweroff rescue.wait=0");
     let (out, code) = run_init(root.path(), "");
     assert_eq!(code, 0, "{out}");
@@ -302,12 +302,65 @@ fn nuke_with_yes_and_poweroff_shows_the_status_and_powers_off() {
         &[
             "restore-tui: ready (no media found, 2 disks)",
             "Mode      nuke (rescue.yes rescue.poweroff)",
+            "restore-tui: nuke finished: FAILED (no media found)",
             "restore-tui: power off",
         ],
     );
     assert!(
         !out.contains("[s] shell"),
         "no menu before powering off:\n{out}"
+    );
+}
+
+/// In test mode the nuke is a dry run: the plan from the media's mountlist onto the disk
+/// rescue.disk-map names, what would run, then the line rehearsals wait for and the menu.
+#[test]
+fn nuke_in_test_mode_is_a_dry_run_then_the_menu() {
+    if !have_xorriso() {
+        return;
+    }
+    let root = rescue_root(
+        "rescue.mode=nuke rescue.yes rescue.wait=0 rescue.label=RESCUE_TEST1234 \
+         rescue.disk-map=/dev/vda=/dev/xvdz",
+    );
+    // A target no host has, so that nothing of the host's is looked at.
+    let dir = root.path().join("sys/devices/xen/block/xvdz");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("size"), "4194304\n").unwrap();
+    symlink(&dir, root.path().join("sys/class/block/xvdz")).unwrap();
+    make_iso(
+        &root.path().join("dev/sr0"),
+        "RESCUE_TEST1234",
+        &[
+            ("rescue/manifest.json", MANIFEST),
+            ("rescue/mountlist.json", MOUNTLIST),
+        ],
+    );
+    let (out, code) = run_init(root.path(), "");
+    assert_eq!(code, 0, "{out}");
+    let dev = root.path().join("dev/sr0");
+    assert_lines_in_order(
+        &out,
+        &[
+            "restore-tui: ready (media RESCUE_TEST1234 on /dev/sr0, 3 disks)",
+            "Mode      nuke (rescue.yes)",
+            &format!(
+                "restore-tui: nuke: restoring from {} (test mode: a dry run)",
+                dev.display()
+            ),
+            "dry run: nothing was written",
+            "restore-tui: nuke finished: OK (test mode: a dry run, nothing was written)",
+            "[i] restore  [s] shell  [r] reboot  [p] power off  [t] status",
+            "restore-tui: console input ended",
+        ],
+    );
+    assert!(
+        out.contains("/dev/xvdz"),
+        "the plan names the target:\n{out}"
+    );
+    assert!(
+        out.contains("grub-install"),
+        "the boot loader is reinstalled:\n{out}"
     );
 }
 
@@ -323,7 +376,7 @@ fn expert_mode_starts_a_shell_then_offers_the_menu() {
             "restore-tui: expert mode: starting a shell; the menu follows when it ends",
             "shell-says-42",
             "restore-tui: shell ended (exit status 0)",
-            "[s] shell  [r] reboot  [p] power off  [t] status",
+            "[i] restore  [s] shell  [r] reboot  [p] power off  [t] status",
             "restore-tui: console input ended",
         ],
     );
@@ -337,7 +390,7 @@ fn the_menu_shell_reads_only_what_follows_the_choice() {
     assert_lines_in_order(
         &out,
         &[
-            "[s] shell  [r] reboot  [p] power off  [t] status",
+            "[i] restore  [s] shell  [r] reboot  [p] power off  [t] status",
             "> from-the-shell",
             "restore-tui: shell ended (exit status 0)",
             "restore-tui: console input ended",

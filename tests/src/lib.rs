@@ -859,6 +859,28 @@ pub fn blkid_probe(device: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Asserts that `dev` holds the filesystem `fs` of a mountlist, as a restore must leave it:
+/// blkid's TYPE, UUID and LABEL (`blkid`: [`blkid_probe`] of `dev`) are `fs`'s, and an
+/// ext2/3/4 one is clean (`e2fsck -fn`).
+#[track_caller]
+pub fn assert_restored_filesystem(
+    dev: &str,
+    blkid: &BTreeMap<String, String>,
+    fs: &rescue_core::mountlist::Filesystem,
+) {
+    assert_eq!(
+        blkid.get("TYPE").map(String::as_str),
+        Some(fs.fs_type.as_str()),
+        "{dev}: {blkid:?}"
+    );
+    assert_eq!(blkid.get("UUID"), fs.uuid.as_ref(), "{dev}: {blkid:?}");
+    assert_eq!(blkid.get("LABEL"), fs.label.as_ref(), "{dev}: {blkid:?}");
+    if fs.fs_type.is_ext() {
+        let fsck = output(command("e2fsck").arg("-fn").arg(dev));
+        assert!(fsck.success(), "e2fsck -fn {dev}: {}", fsck.report());
+    }
+}
+
 /// blkid's export format escapes with a backslash before the character.
 fn unescape_blkid(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

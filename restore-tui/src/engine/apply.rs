@@ -14,7 +14,9 @@ use super::devices::{self, DevicePaths};
 use super::fstab::{self, FstabChange};
 use super::partition::Table;
 use super::plan::{Plan, Step};
-use rescue_core::restore_files::{restore, RestoreReport, Selection};
+use rescue_core::restore_files::{
+    restore_from, NoMoreVolumes, RestoreReport, Selection, VolumeSource,
+};
 use rescue_core::runner::{Cmd, Output, RunError, Runner};
 use rescue_core::volume::Volume;
 use std::fmt::Write as _;
@@ -68,22 +70,40 @@ pub trait Native {
     fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), NativeError>;
 }
 
-/// Does the in-process steps for real, restoring from `volumes`.
-#[derive(Debug)]
+/// Does the in-process steps for real, restoring from `volumes` and the volumes `source`
+/// finds when the restore reaches their sets.
 pub struct RealNative {
     pub volumes: Vec<Volume>,
+    /// A mutex: `Native` takes `&self`, and a source keeps state (what it asked for).
+    pub source: Mutex<Box<dyn VolumeSource + Send>>,
     pub devices: DevicePaths,
     /// How long to wait for the kernel to show new partitions.
     pub partition_timeout: Duration,
 }
 
 impl RealNative {
+    /// Restores from `volumes` alone.
     pub fn new(volumes: Vec<Volume>) -> RealNative {
+        RealNative::with_source(volumes, Box::new(NoMoreVolumes))
+    }
+
+    pub fn with_source(volumes: Vec<Volume>, source: Box<dyn VolumeSource + Send>) -> RealNative {
         RealNative {
             volumes,
+            source: Mutex::new(source),
             devices: DevicePaths::default(),
             partition_timeout: Duration::from_secs(20),
         }
+    }
+}
+
+impl std::fmt::Debug for RealNative {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealNative")
+            .field("volumes", &self.volumes)
+            .field("devices", &self.devices)
+            .field("partition_timeout", &self.partition_timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -118,9 +138,16 @@ impl Native for RealNative {
         selection: &Selection,
         progress: &mut dyn FnMut(&RestoreReport),
     ) -> Result<RestoreReport, NativeError> {
-        restore(&self.volumes, root, selection, progress).map_err(|e| {
-            NativeError::new(format!("restoring the files into {}", root.display()), &e)
-        })
+        // A source that panicked while asking leaves nothing inconsistent behind.
+        let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
+        restore_from(
+            self.volumes.clone(),
+            &mut **source,
+            root,
+            selection,
+            progress,
+        )
+        .map_err(|e| NativeError::new(format!("restoring the files into {}", root.display()), &e))
     }
 
     fn rewrite_fstab(
@@ -394,84 +421,161 @@ pub fn apply(
     native: &dyn Native,
     events: &mut dyn FnMut(Event<'_>),
 ) -> Result<Outcome, Box<ApplyError>> {
-    let total = plan.steps.len();
-    let mut log = Log {
-        text: String::new(),
-        start: Instant::now(),
-    };
-    log.line(&format!(
-        "restore-tui {}: restoring {} onto {}",
-        env!("CARGO_PKG_VERSION"),
-        if plan.original.host.hostname.is_empty() {
-            "-"
-        } else {
-            &plan.original.host.hostname
-        },
-        plan.target_disks().join(", ")
-    ));
-    for w in &plan.warnings {
-        log.line(&format!("warning: {w}"));
+    let mut applier = Applier::new(plan, runner, native, plan.steps.len());
+    applier.run(&plan.steps, events)?;
+    Ok(applier.finish())
+}
+
+/// A plan run in parts: the terminal UI restores the files, lets the user review fstab and
+/// the boot loader, then runs the finishing steps. Between the parts the filesystems stay
+/// mounted; the log, the outcome and what is mounted carry over, so a failure in a later
+/// part unmounts what an earlier one mounted, and the log written into the restored system
+/// tells the whole story.
+pub struct Applier<'a> {
+    runner: &'a dyn Runner,
+    native: &'a dyn Native,
+    log: Log,
+    outcome: Outcome,
+    mounted: Vec<PathBuf>,
+    /// Steps of every part, for "step N of TOTAL".
+    total: usize,
+    /// Steps run so far, over all parts.
+    done: usize,
+}
+
+impl std::fmt::Debug for Applier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Applier")
+            .field("done", &self.done)
+            .field("total", &self.total)
+            .field("mounted", &self.mounted)
+            .finish_non_exhaustive()
     }
-    let mut outcome = Outcome::default();
-    let mut mounted: Vec<PathBuf> = Vec::new();
-    for (i, step) in plan.steps.iter().enumerate() {
-        let number = i + 1;
-        events(Event::Start {
-            number,
-            total,
-            step,
-        });
-        log.line(&format!("{number}/{total} {}", step.description()));
-        for d in step.details() {
-            log.indented("", &d);
+}
+
+impl<'a> Applier<'a> {
+    /// Starts the log; `total` counts the steps of all the parts to come.
+    pub fn new(
+        plan: &Plan,
+        runner: &'a dyn Runner,
+        native: &'a dyn Native,
+        total: usize,
+    ) -> Applier<'a> {
+        let mut log = Log {
+            text: String::new(),
+            start: Instant::now(),
+        };
+        log.line(&format!(
+            "restore-tui {}: restoring {} onto {}",
+            env!("CARGO_PKG_VERSION"),
+            if plan.original.host.hostname.is_empty() {
+                "-"
+            } else {
+                &plan.original.host.hostname
+            },
+            plan.mapped_disks().join(", ")
+        ));
+        for w in &plan.warnings {
+            log.line(&format!("warning: {w}"));
         }
-        let result = run_step(
-            step,
+        Applier {
             runner,
             native,
-            &mut log,
-            &mut outcome,
-            &mut mounted,
-            events,
-        );
-        match result {
-            Ok(()) => {
-                outcome.steps_done = number;
-                events(Event::Done { number, total });
-            }
-            Err(cause) => {
-                log.line(&format!("FAILED: {cause}"));
-                events(Event::Failed {
-                    number,
-                    total,
-                    error: &cause,
-                });
-                let mut cleanup = Vec::new();
-                for dir in mounted.iter().rev() {
-                    let line = unmount_after_failure(runner, dir);
-                    log.line(&line);
-                    events(Event::Cleanup(&line));
-                    cleanup.push(line);
-                }
-                outcome.log = log.text;
-                return Err(Box::new(ApplyError {
-                    number,
-                    total,
-                    description: step.description(),
-                    cause,
-                    cleanup,
-                    outcome,
-                }));
-            }
+            log,
+            outcome: Outcome::default(),
+            mounted: Vec::new(),
+            total,
+            done: 0,
         }
     }
-    log.line(if outcome.clean() {
-        "restore complete"
-    } else {
-        "restore complete, with problems (listed above)"
-    });
-    outcome.log = log.text;
-    Ok(outcome)
+
+    /// The outcome so far.
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    /// Runs `steps` in order; stops at the first failure, then unmounts everything mounted
+    /// by this and the earlier parts, in reverse order.
+    pub fn run(
+        &mut self,
+        steps: &[Step],
+        events: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(), Box<ApplyError>> {
+        let total = self.total.max(self.done + steps.len());
+        for step in steps {
+            let number = self.done + 1;
+            events(Event::Start {
+                number,
+                total,
+                step,
+            });
+            self.log
+                .line(&format!("{number}/{total} {}", step.description()));
+            for d in step.details() {
+                self.log.indented("", &d);
+            }
+            let result = run_step(
+                step,
+                self.runner,
+                self.native,
+                &mut self.log,
+                &mut self.outcome,
+                &mut self.mounted,
+                events,
+            );
+            match result {
+                Ok(()) => {
+                    self.done = number;
+                    self.outcome.steps_done = number;
+                    events(Event::Done { number, total });
+                }
+                Err(cause) => {
+                    self.log.line(&format!("FAILED: {cause}"));
+                    events(Event::Failed {
+                        number,
+                        total,
+                        error: &cause,
+                    });
+                    let cleanup = self.unmount_all(events);
+                    let mut outcome = std::mem::take(&mut self.outcome);
+                    outcome.log = self.log.text.clone();
+                    return Err(Box::new(ApplyError {
+                        number,
+                        total,
+                        description: step.description(),
+                        cause,
+                        cleanup,
+                        outcome,
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Unmounts whatever is still mounted (a run abandoned between parts), in reverse
+    /// order; the lines say what was done.
+    pub fn unmount_all(&mut self, events: &mut dyn FnMut(Event<'_>)) -> Vec<String> {
+        let mut cleanup = Vec::new();
+        while let Some(dir) = self.mounted.pop() {
+            let line = unmount_after_failure(self.runner, &dir);
+            self.log.line(&line);
+            events(Event::Cleanup(&line));
+            cleanup.push(line);
+        }
+        cleanup
+    }
+
+    /// The outcome, with the whole log.
+    pub fn finish(mut self) -> Outcome {
+        self.log.line(if self.outcome.clean() {
+            "restore complete"
+        } else {
+            "restore complete, with problems (listed above)"
+        });
+        self.outcome.log = self.log.text;
+        self.outcome
+    }
 }
 
 fn run_cmd(runner: &dyn Runner, cmd: &Cmd, log: &mut Log) -> Result<Output, StepError> {

@@ -18,7 +18,9 @@
 //!
 //! [`nuke`] is the non-interactive `--mode nuke` of the command line, built on these.
 
+pub mod action;
 pub mod apply;
+pub mod compare;
 pub mod devices;
 pub mod fstab;
 pub mod mkfs;
@@ -26,6 +28,9 @@ pub mod nuke;
 pub mod partition;
 pub mod plan;
 pub mod safety;
+pub mod volumes;
 
-pub use apply::{apply, ApplyError, DryNative, Event, Native, NativeError, Outcome, RealNative};
+pub use apply::{
+    apply, Applier, ApplyError, DryNative, Event, Native, NativeError, Outcome, RealNative,
+};
 pub use plan::{plan, Choices, DiskMap, Phase, Plan, PlanError, Step};

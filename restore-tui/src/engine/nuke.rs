@@ -3,20 +3,26 @@
 //! Finds the volumes, reads the mountlist from volume 1, maps each original disk to its
 //! target (`--disk-map OLD=NEW[:SIZE]`, or the disk of the same name when it exists and
 //! is large enough), refuses targets in use, prints the plan, asks for the word "nuke"
-//! (or the target disks' names) unless `--yes`, applies it and prints a summary.
+//! (or the target disks' names) unless `--yes`, applies it and prints a summary. Volumes
+//! not at the media are looked for on the attached devices when the restore reaches them,
+//! and asked for (see [`super::volumes`]).
 
 use super::apply::{apply, DryNative, Event, RealNative};
 use super::plan::{plan, Choices, DiskMap, Plan};
 use super::safety::{check_targets, SystemPaths};
+use super::volumes::{host_places, Ask, Finder};
+use crate::init::console::{self, Input};
+use crate::init::media::Places;
 use anyhow::{bail, Context};
 use rescue_core::media::MOUNTLIST_PATH;
 use rescue_core::mountlist::disk_map::DiskMapSpec;
 use rescue_core::mountlist::resize::{ResizeMode, TargetDisk};
 use rescue_core::mountlist::{self, Mountlist};
+use rescue_core::restore_files::VolumeSource;
 use rescue_core::runner::{DryRun, RealRunner};
 use rescue_core::size::format_bytes;
-use rescue_core::volume::{find_volumes, Volume};
-use std::io::{BufRead, Write};
+use rescue_core::volume::{scan_volumes, Volume};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The largest mountlist read from the media.
@@ -34,20 +40,54 @@ pub struct Request {
     pub boot_loader: bool,
 }
 
-/// Runs the nuke; the exit code: 0 when everything was restored, 1 otherwise.
+/// Where a nuke looks beyond its request: sysfs for the target disks, and the block
+/// devices for the volumes not at the media (under a test root in the init's test mode).
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub sys: PathBuf,
+    pub places: Places,
+}
+
+impl Default for Env {
+    fn default() -> Env {
+        Env {
+            sys: PathBuf::from("/sys"),
+            places: host_places(),
+        }
+    }
+}
+
+/// Runs the nuke on this host; the exit code: 0 when everything was restored, 1 otherwise.
 pub fn run(req: &Request) -> anyhow::Result<i32> {
-    let volumes = find_volumes(&req.media)
-        .with_context(|| format!("finding the backup's volumes at {}", req.media.display()))?;
-    let first = volumes
-        .iter()
-        .find(|v| v.manifest().volume == 1)
-        .with_context(|| {
-            format!(
-                "volume 1 of the backup (it holds the mountlist) is not at {}",
-                req.media.display()
-            )
-        })?;
-    let ml = read_mountlist(first)?;
+    run_in(req, &Env::default())
+}
+
+/// Runs the nuke with the devices of `env`.
+pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<i32> {
+    let finding = || format!("finding the backup's volumes at {}", req.media.display());
+    let mut scan = scan_volumes(&req.media).with_context(finding)?;
+    if !scan.unreadable.is_empty() {
+        return Err(anyhow::Error::new(scan.unreadable.remove(0)).context(finding()));
+    }
+    let mut volumes = std::mem::take(&mut scan.volumes);
+    let mut finder = Finder::new(env.places.clone(), Ask::from_yes(req.yes)).looking_in(&scan);
+    let first = match volumes.iter().find(|v| v.manifest().volume == 1) {
+        Some(v) => v.clone(),
+        None => {
+            // Another volume was given: volume 1 may be on another disc.
+            let m = volumes.first().context("no volume found")?.manifest();
+            let (id, of) = (m.backup_id.clone(), m.volumes_known());
+            let v = finder.volume(&id, 1, of).with_context(|| {
+                format!(
+                    "volume 1 of the backup (it holds the mountlist) is not at {}, nor                      on any attached device",
+                    req.media.display()
+                )
+            })?;
+            volumes.push(v.clone());
+            v
+        }
+    };
+    let ml = read_mountlist(&first)?;
     let m = first.manifest();
     println!(
         "backup {} of {} ({} volume(s) found, {} set(s))",
@@ -60,8 +100,7 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
             .sum::<usize>()
     );
 
-    let sys = Path::new("/sys");
-    let maps = disk_maps(&ml, &req.disk_map, sys)?;
+    let maps = disk_maps(&ml, &req.disk_map, &env.sys)?;
     let existing: Vec<String> = maps
         .iter()
         .map(|m| m.to.path.clone())
@@ -94,9 +133,12 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
         println!("not confirmed: nothing was written");
         return Ok(1);
     }
-    let native = RealNative::new(volumes);
+    let native = RealNative::with_source(volumes, Box::new(finder));
     let started = std::time::Instant::now();
-    let result = apply(&plan, &RealRunner, &native, &mut print_event);
+    let mut sets_told = 0;
+    let result = apply(&plan, &RealRunner, &native, &mut |e| {
+        print_event(e, &mut sets_told)
+    });
     match result {
         Ok(outcome) => {
             println!();
@@ -142,7 +184,9 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
     }
 }
 
-fn print_event(e: Event<'_>) {
+/// Prints what a step does as it starts, and the restore's progress once a set (the
+/// progress within a set is for the terminal UI's bar).
+fn print_event(e: Event<'_>, sets_told: &mut u32) {
     match e {
         Event::Start {
             number,
@@ -155,18 +199,23 @@ fn print_event(e: Event<'_>) {
             }
         }
         Event::Note(n) => println!("        note: {n}"),
-        Event::Restore(r) => println!(
-            "        restored {} files ({}) from {} sets so far",
-            r.files,
-            format_bytes(r.bytes),
-            r.sets
-        ),
+        Event::Restore(r) if r.sets > *sets_told => {
+            *sets_told = r.sets;
+            println!(
+                "        restored {} files ({}) from {} sets so far",
+                r.files,
+                format_bytes(r.bytes),
+                r.sets
+            );
+        }
+        Event::Restore(_) => {}
         Event::Failed { .. } | Event::Done { .. } | Event::Cleanup(_) => {}
     }
     let _ = std::io::stdout().flush();
 }
 
-fn read_mountlist(first: &Volume) -> anyhow::Result<Mountlist> {
+/// The mountlist volume 1 carries.
+pub fn read_mountlist(first: &Volume) -> anyhow::Result<Mountlist> {
     let bytes = first
         .read_small(MOUNTLIST_PATH, MAX_MOUNTLIST)
         .with_context(|| format!("reading {MOUNTLIST_PATH} on {}", first.path().display()))?;
@@ -272,7 +321,8 @@ fn attached_disk(path: &str, sys: &Path, default_lss: u32) -> anyhow::Result<Tar
     })
 }
 
-/// Asks for the word "nuke" or the names of the target disks.
+/// Asks for the word "nuke" or the names of the target disks. Read a byte at a time: the
+/// lines after the answer are for the volume prompts (and, in the rescue system, the menu).
 fn confirm(plan: &Plan) -> anyhow::Result<bool> {
     let disks = plan.target_disks();
     print!(
@@ -281,9 +331,10 @@ fn confirm(plan: &Plan) -> anyhow::Result<bool> {
         if disks.len() == 1 { "it" } else { "them" }
     );
     std::io::stdout().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(confirmed(&line, &disks))
+    match console::read_line().context("reading the answer")? {
+        Input::Line(line) => Ok(confirmed(&line, &disks)),
+        Input::Eof => Ok(false),
+    }
 }
 
 /// The typed answer agrees: "nuke", or every target disk named (with or without /dev/).

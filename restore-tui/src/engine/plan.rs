@@ -16,17 +16,28 @@
 //!    in a chroot with /dev, /proc and /sys bound, when asked; the log into the restored
 //!    system ([`Step::WriteLog`]);
 //! 6. unmount in reverse order; `sync`.
+//!
+//! Each partition (or whole-disk filesystem) has a [`PartitionAction`] from
+//! [`Choices::actions`] (create and format by default). A disk on which nothing is
+//! created keeps its table: no wipefs, partx or table write, only the wait for its
+//! partitions. Formatted ones get their filesystem made again; kept ones are mounted and
+//! restored into; untouched ones are neither, and the restore leaves out what lies below
+//! their mount points ([`Selection::exclude`]).
 
+use super::action::PartitionAction;
 use super::fstab::{self, FstabChange};
 use super::mkfs;
 use super::partition::{self, Table, TableError};
 use rescue_core::mountlist::render;
 use rescue_core::mountlist::resize::{map_disks, FitError, ResizeMode, TargetDisk};
 use rescue_core::mountlist::validate::{validate, Problem, Severity};
-use rescue_core::mountlist::{BootMode, Filesystem, FsType, Mountlist, PartitionTable};
+use rescue_core::mountlist::{
+    BootMode, Disk, Filesystem, FsType, Mountlist, Partition, PartitionTable,
+};
 use rescue_core::restore_files::Selection;
 use rescue_core::runner::Cmd;
 use rescue_core::size::format_bytes;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +59,9 @@ pub struct Choices {
     pub boot_loader: bool,
     /// The restore log, relative to the restored system's root.
     pub log_file: PathBuf,
+    /// By device of the mapped layout (the target's partition, or the disk for a
+    /// whole-disk filesystem); what is not here is created and formatted.
+    pub actions: BTreeMap<String, PartitionAction>,
 }
 
 impl Default for Choices {
@@ -57,6 +71,7 @@ impl Default for Choices {
             selection: Selection::default(),
             boot_loader: false,
             log_file: PathBuf::from("var/log/restore-tui.log"),
+            actions: BTreeMap::new(),
         }
     }
 }
@@ -178,6 +193,17 @@ impl Step {
                         String::from_utf8_lossy(new)
                     ));
                 }
+                if !selection.exclude.is_empty() {
+                    let list: Vec<String> = selection
+                        .exclude
+                        .iter()
+                        .map(|p| format!("/{}", String::from_utf8_lossy(p)))
+                        .collect();
+                    s.push_str(&format!(
+                        "; leaving out what lies below {}",
+                        list.join(", ")
+                    ));
+                }
                 s
             }
             Step::RewriteFstab { path, changes } => {
@@ -235,12 +261,109 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Validation warnings, capture warnings and what the plan leaves out.
     pub warnings: Vec<String>,
+    /// What is done to each device of `layout` ([`Choices::actions`]).
+    pub actions: BTreeMap<String, PartitionAction>,
 }
 
 impl Plan {
-    /// The target disks whose contents are erased.
-    pub fn target_disks(&self) -> Vec<&str> {
+    /// What is done to `device` of the layout.
+    pub fn action(&self, device: &str) -> PartitionAction {
+        action_of(&self.actions, device)
+    }
+
+    /// Every target disk, written to or not.
+    pub fn mapped_disks(&self) -> Vec<&str> {
         self.maps.iter().map(|m| m.to.path.as_str()).collect()
+    }
+
+    /// The target disks written to: their partition table is written again or a
+    /// filesystem is made on them. A disk that only holds kept or untouched partitions is
+    /// not one.
+    pub fn target_disks(&self) -> Vec<&str> {
+        self.works()
+            .into_iter()
+            .filter(DiskWork::writes)
+            .map(|w| w.disk.path.as_str())
+            .collect()
+    }
+
+    /// The target disks on which nothing is kept: everything on them is erased.
+    pub fn erased_disks(&self) -> Vec<&str> {
+        self.works()
+            .into_iter()
+            .filter(DiskWork::erases_all)
+            .map(|w| w.disk.path.as_str())
+            .collect()
+    }
+
+    /// What is done to each target disk, in the order of the maps.
+    fn works(&self) -> Vec<DiskWork<'_>> {
+        self.maps
+            .iter()
+            .filter_map(|m| self.layout.disks.iter().find(|d| d.path == m.to.path))
+            .map(|d| DiskWork::of(d, &self.actions))
+            .collect()
+    }
+}
+
+fn action_of(actions: &BTreeMap<String, PartitionAction>, device: &str) -> PartitionAction {
+    actions.get(device).copied().unwrap_or_default()
+}
+
+/// What the actions make of one disk of the layout.
+struct DiskWork<'a> {
+    disk: &'a Disk,
+    /// The partition table is written again (or, without one, the disk wiped for its
+    /// filesystem): something on it is created.
+    rewrite: bool,
+    /// Partitions (or the whole-disk filesystem) whose contents stay, with their action.
+    kept: Vec<(&'a str, PartitionAction)>,
+    /// Filesystems made, with their device: the whole disk's, then the partitions' in
+    /// number order.
+    made: Vec<(&'a str, &'a Filesystem)>,
+}
+
+impl<'a> DiskWork<'a> {
+    fn of(disk: &'a Disk, actions: &BTreeMap<String, PartitionAction>) -> DiskWork<'a> {
+        let mut parts: Vec<&Partition> = disk.partitions.iter().collect();
+        parts.sort_by_key(|p| p.number);
+        // An extended partition follows its logical partitions: it decides nothing.
+        let devices: Vec<&str> = if disk.table == PartitionTable::None {
+            vec![disk.path.as_str()]
+        } else {
+            parts
+                .iter()
+                .filter(|p| !p.is_extended())
+                .map(|p| p.path.as_str())
+                .collect()
+        };
+        let rewrite = devices.is_empty()
+            || devices
+                .iter()
+                .any(|d| action_of(actions, d) == PartitionAction::CreateAndFormat);
+        let kept = devices
+            .iter()
+            .map(|d| (*d, action_of(actions, d)))
+            .filter(|(_, a)| a.keeps())
+            .collect();
+        let made = filesystems(disk)
+            .into_iter()
+            .filter(|(d, f)| action_of(actions, d).formats() && f.fs_type.mkfs_program().is_some())
+            .collect();
+        DiskWork {
+            disk,
+            rewrite,
+            kept,
+            made,
+        }
+    }
+
+    fn writes(&self) -> bool {
+        self.rewrite || !self.made.is_empty()
+    }
+
+    fn erases_all(&self) -> bool {
+        self.rewrite && self.kept.is_empty()
     }
 }
 
@@ -273,6 +396,11 @@ pub enum PlanError {
     Table(#[from] TableError),
     #[error("making a new GUID: {0}")]
     Guid(std::io::Error),
+    #[error(
+        "an action is chosen for {}: the layout has no such device (nothing was written)",
+        .0.join(", ")
+    )]
+    UnknownDevice(Vec<String>),
 }
 
 fn fit_heading(e: &FitError) -> &'static str {
@@ -328,6 +456,21 @@ pub fn plan_with(
     }
     let pairs: Vec<(&str, &TargetDisk)> = maps.iter().map(|m| (m.from.as_str(), &m.to)).collect();
     let mut layout = map_disks(ml, &pairs, mode)?;
+    let unknown: Vec<String> = choices
+        .actions
+        .keys()
+        .filter(|dev| {
+            !layout
+                .disks
+                .iter()
+                .any(|d| d.path == **dev || d.partitions.iter().any(|p| p.path == **dev))
+        })
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(PlanError::UnknownDevice(unknown));
+    }
+    let actions = &choices.actions;
 
     // The tables, with every GUID decided; new ones go back into the layout so that the
     // plan, fstab and the log all show the same.
@@ -339,9 +482,14 @@ pub fn plan_with(
             String::new()
         }
     };
+    // Only tables written again: a kept table keeps its GUIDs, so fstab's PARTUUIDs hold.
     let mut tables = Vec::new();
     for disk in &layout.disks {
-        tables.push(Table::from_disk(disk, &mut fresh)?);
+        tables.push(if DiskWork::of(disk, actions).rewrite {
+            Table::from_disk(disk, &mut fresh)?
+        } else {
+            None
+        });
     }
     if let Some(e) = guid_error {
         return Err(PlanError::Guid(e));
@@ -388,10 +536,17 @@ pub fn plan_with(
         ));
     }
 
+    let works: Vec<DiskWork> = layout
+        .disks
+        .iter()
+        .map(|d| DiskWork::of(d, actions))
+        .collect();
     let mut steps = Vec::new();
-    partition_steps(&layout, &tables, &mut steps);
-    format_steps(&layout, &mut steps);
-    let mounts = mount_list(&layout, &choices.root);
+    partition_steps(&works, &tables, &mut steps);
+    format_steps(&works, &mut steps);
+    let mounts = mount_list(&layout, actions, &choices.root);
+    let untouched = untouched_list(&layout, actions);
+    action_notes(&works, &untouched, &mounts, &mut notes);
     for m in &mounts {
         steps.push(Step::Run {
             phase: Phase::Mount,
@@ -416,23 +571,56 @@ pub fn plan_with(
                 )),
         });
     }
+    let mut selection = choices.selection.clone();
+    for u in &untouched {
+        if let Some(mp) = &u.mount_point {
+            for e in excluded_for(mp, &selection.renames) {
+                if !selection.exclude.contains(&e) {
+                    selection.exclude.push(e);
+                }
+            }
+        }
+    }
     steps.push(Step::RestoreFiles {
         root: choices.root.clone(),
-        selection: choices.selection.clone(),
+        selection,
     });
-    let changes = fstab::changes(ml, &layout, &|dev| fstab::partuuid_in(&layout, dev));
-    if !changes.is_empty() {
-        steps.push(Step::RewriteFstab {
-            path: choices.root.join("etc/fstab"),
-            changes,
+    // An untouched root is not mounted: fstab, the boot loader and the log live in it.
+    let root_untouched = untouched
+        .iter()
+        .find(|u| u.mount_point.as_deref() == Some("/"));
+    if let Some(u) = root_untouched {
+        notes.push(format!(
+            "the root filesystem {} is left untouched: its fstab is not rewritten, the boot \
+             loader not reinstalled and the restore log not written into it",
+            u.device
+        ));
+    } else {
+        let changes = fstab::changes(ml, &layout, &|dev| fstab::partuuid_in(&layout, dev));
+        if !changes.is_empty() {
+            steps.push(Step::RewriteFstab {
+                path: choices.root.join("etc/fstab"),
+                changes,
+            });
+        }
+        let boot_untouched = untouched.iter().find(|u| {
+            u.mount_point.as_deref() == Some("/boot")
+                || layout.boot.esp.as_deref() == Some(u.device.as_str())
+        });
+        match (choices.boot_loader, boot_untouched) {
+            (false, _) => {}
+            (true, Some(u)) => notes.push(format!(
+                "{} is left untouched: the boot loader is not reinstalled",
+                u.device
+            )),
+            (true, None) => {
+                boot_loader_steps(&layout, &mounts, &choices.root, &mut steps, &mut notes)
+            }
+        }
+        steps.push(Step::WriteLog {
+            path: choices.root.join(&choices.log_file),
         });
     }
-    if choices.boot_loader {
-        boot_loader_steps(&layout, &mounts, &choices.root, &mut steps, &mut notes);
-    }
-    steps.push(Step::WriteLog {
-        path: choices.root.join(&choices.log_file),
-    });
     for m in mounts.iter().rev() {
         steps.push(Step::Unmount {
             phase: Phase::Unmount,
@@ -454,20 +642,64 @@ pub fn plan_with(
         root: choices.root.clone(),
         steps,
         warnings: notes,
+        actions: choices.actions.clone(),
     })
 }
 
-fn partition_steps(layout: &Mountlist, tables: &[Option<Table>], steps: &mut Vec<Step>) {
-    for (disk, table) in layout.disks.iter().zip(tables) {
-        steps.push(Step::Run {
-            phase: Phase::Partition,
-            cmd: Cmd::new("wipefs")
-                .args(["-a", &disk.path])
-                .describe(format!(
-                    "erase the partition table and signatures on {} (everything on it is lost)",
-                    disk.path
-                )),
-        });
+fn partition_steps(works: &[DiskWork], tables: &[Option<Table>], steps: &mut Vec<Step>) {
+    for (work, table) in works.iter().zip(tables) {
+        let disk = work.disk;
+        if !work.rewrite {
+            // Nothing created here: the partitions are used as they are on the disk.
+            let devices: Vec<String> = disk
+                .partitions
+                .iter()
+                .filter(|p| !p.is_extended())
+                .filter(|p| {
+                    !work
+                        .kept
+                        .contains(&(p.path.as_str(), PartitionAction::Untouched))
+                })
+                .map(|p| (p.number, p.path.clone()))
+                .collect::<BTreeMap<_, _>>()
+                .into_values()
+                .collect();
+            if !devices.is_empty() {
+                steps.push(Step::WaitForPartitions {
+                    disk: disk.path.clone(),
+                    devices,
+                });
+            }
+            continue;
+        }
+        if work.kept.is_empty() {
+            steps.push(Step::Run {
+                phase: Phase::Partition,
+                cmd: Cmd::new("wipefs")
+                    .args(["-a", &disk.path])
+                    .describe(format!(
+                        "erase the partition table and signatures on {} (everything on it is \
+                         lost)",
+                        disk.path
+                    )),
+            });
+        } else {
+            // `wipefs -a DISK` erases what libblkid finds on the whole device: the table's
+            // headers, but also any whole-device signature, such as RAID metadata at the
+            // end that may belong to the last partition. Kept partitions need only the old
+            // headers gone (of either table type), so only those types are erased.
+            let kept: Vec<&str> = work.kept.iter().map(|(d, _)| *d).collect();
+            steps.push(Step::Run {
+                phase: Phase::Partition,
+                cmd: Cmd::new("wipefs")
+                    .args(["-a", "-t", "gpt,PMBR,dos", &disk.path])
+                    .describe(format!(
+                        "erase only the partition table headers on {} ({} kept inside)",
+                        disk.path,
+                        kept.join(", ")
+                    )),
+            });
+        }
         // Not `partx -u`: util-linux 2.38 updates only as many partitions as the table has
         // entries (4 on MBR), so logical partitions 5 and up never appear. Deleting a range
         // ignores numbers the kernel does not have; adding then finds none in the way.
@@ -507,9 +739,9 @@ fn partition_steps(layout: &Mountlist, tables: &[Option<Table>], steps: &mut Vec
     }
 }
 
-/// Filesystems of a disk the restore makes, with their device: the whole disk's, then
-/// the partitions' in number order.
-fn made_filesystems(disk: &rescue_core::mountlist::Disk) -> Vec<(&str, &Filesystem)> {
+/// Filesystems of a disk with their device: the whole disk's, then the partitions' in
+/// number order.
+fn filesystems(disk: &Disk) -> Vec<(&str, &Filesystem)> {
     let mut parts: Vec<_> = disk.partitions.iter().collect();
     parts.sort_by_key(|p| p.number);
     disk.filesystem
@@ -520,17 +752,18 @@ fn made_filesystems(disk: &rescue_core::mountlist::Disk) -> Vec<(&str, &Filesyst
                 .into_iter()
                 .filter_map(|p| p.filesystem.as_ref().map(|f| (p.path.as_str(), f))),
         )
-        .filter(|(_, f)| f.fs_type.mkfs_program().is_some())
         .collect()
 }
 
-fn format_steps(layout: &Mountlist, steps: &mut Vec<Step>) {
-    for disk in &layout.disks {
-        let made = made_filesystems(disk);
-        let inside: Vec<&str> = made
+fn format_steps(works: &[DiskWork], steps: &mut Vec<Step>) {
+    for work in works {
+        // A whole disk wiped in the partition phase needs no second wipefs; one formatted
+        // only was not.
+        let inside: Vec<&str> = work
+            .made
             .iter()
             .map(|(d, _)| *d)
-            .filter(|d| *d != disk.path)
+            .filter(|d| *d != work.disk.path || !work.rewrite)
             .collect();
         if !inside.is_empty() {
             steps.push(Step::Run {
@@ -544,7 +777,7 @@ fn format_steps(layout: &Mountlist, steps: &mut Vec<Step>) {
                     )),
             });
         }
-        for (device, fs) in made {
+        for (device, fs) in &work.made {
             if let Some(cmd) = mkfs::mkfs(fs, device) {
                 steps.push(Step::Run {
                     phase: Phase::Format,
@@ -570,13 +803,25 @@ struct MountSpec {
     fs_type: FsType,
 }
 
-/// The filesystems the restore mounts, parents before children (by depth, then name).
-fn mount_list(layout: &Mountlist, root: &Path) -> Vec<MountSpec> {
+/// The filesystems the restore mounts, parents before children (by depth, then name):
+/// those it makes and those kept as they are.
+fn mount_list(
+    layout: &Mountlist,
+    actions: &BTreeMap<String, PartitionAction>,
+    root: &Path,
+) -> Vec<MountSpec> {
     let mut list: Vec<MountSpec> = layout
         .disks
         .iter()
-        .flat_map(made_filesystems)
+        .flat_map(filesystems)
         .filter(|(_, f)| f.fs_type != FsType::Swap)
+        .filter(|(device, f)| match action_of(actions, device) {
+            PartitionAction::CreateAndFormat | PartitionAction::FormatOnly => {
+                f.fs_type.mkfs_program().is_some()
+            }
+            PartitionAction::KeepAsIs => true,
+            PartitionAction::Untouched => false,
+        })
         .filter_map(|(device, f)| {
             let mp = f.target_mount_point()?;
             Some(MountSpec {
@@ -591,6 +836,137 @@ fn mount_list(layout: &Mountlist, root: &Path) -> Vec<MountSpec> {
         (depth(&a.mount_point), &a.mount_point).cmp(&(depth(&b.mount_point), &b.mount_point))
     });
     list
+}
+
+/// A filesystem (or partition) left untouched.
+struct Untouched {
+    device: String,
+    mount_point: Option<String>,
+}
+
+fn untouched_list(
+    layout: &Mountlist,
+    actions: &BTreeMap<String, PartitionAction>,
+) -> Vec<Untouched> {
+    actions
+        .iter()
+        .filter(|(_, a)| **a == PartitionAction::Untouched)
+        .filter_map(|(device, _)| {
+            let disk = layout
+                .disks
+                .iter()
+                .find(|d| d.path == *device || d.partitions.iter().any(|p| p.path == *device))?;
+            let part = disk.partitions.iter().find(|p| p.path == *device);
+            if part.is_some_and(Partition::is_extended) {
+                return None;
+            }
+            let fs = match part {
+                Some(p) => p.filesystem.as_ref(),
+                None => disk.filesystem.as_ref(),
+            };
+            Some(Untouched {
+                device: device.clone(),
+                mount_point: fs.and_then(|f| f.target_mount_point()).map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// The warnings the actions call for: what is left untouched, and kept partitions whose
+/// table is written again.
+fn action_notes(
+    works: &[DiskWork],
+    untouched: &[Untouched],
+    mounts: &[MountSpec],
+    notes: &mut Vec<String>,
+) {
+    for u in untouched {
+        let mut note = match &u.mount_point {
+            Some(mp) => format!(
+                "{} ({mp}) is left untouched: not formatted, mounted or restored into",
+                u.device
+            ),
+            None => format!(
+                "{} is left untouched: not formatted, mounted or restored into",
+                u.device
+            ),
+        };
+        if let Some(mp) = &u.mount_point {
+            let inside: Vec<&str> = mounts
+                .iter()
+                .filter(|m| m.mount_point != *mp && is_below(&m.mount_point, mp))
+                .map(|m| m.mount_point.as_str())
+                .collect();
+            if !inside.is_empty() {
+                note.push_str(&format!(
+                    "; nothing is restored below {mp}, so {} get no files either",
+                    inside.join(", ")
+                ));
+            }
+        }
+        notes.push(note);
+    }
+    for w in works.iter().filter(|w| w.rewrite && !w.kept.is_empty()) {
+        let places: Vec<String> = w
+            .kept
+            .iter()
+            .filter_map(|(d, _)| w.disk.partitions.iter().find(|p| p.path == *d))
+            .map(|p| format!("{} at sector {}, {} sectors", p.path, p.start, p.size))
+            .collect();
+        notes.push(format!(
+            "the partition table of {} is written again: what the kept partitions hold \
+             survives only if they are where the layout puts them ({})",
+            w.disk.path,
+            places.join("; ")
+        ));
+    }
+}
+
+/// Mount point `path` is `mp` or lies below it.
+fn is_below(path: &str, mp: &str) -> bool {
+    let mp = mp.trim_end_matches('/');
+    path == mp || mp.is_empty() || path.strip_prefix(mp).is_some_and(|r| r.starts_with('/'))
+}
+
+/// The captured paths whose contents would land in the untouched mount point `mp` (for
+/// [`Selection::exclude`]): `mp` itself where no rename moves it, and the source of
+/// each rename that lands in or above it.
+fn excluded_for(mp: &str, renames: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
+    let mp = mp.trim_matches('/').as_bytes().to_vec();
+    let within = |path: &[u8], p: &[u8]| {
+        p.is_empty()
+            || path == p
+            || (path.len() > p.len() && path.starts_with(p) && path[p.len()] == b'/')
+    };
+    let join = |a: &[u8], b: &[u8]| -> Vec<u8> {
+        match (a.is_empty(), b.is_empty()) {
+            (true, _) => b.to_vec(),
+            (_, true) => a.to_vec(),
+            _ => [a, b"/", b].concat(),
+        }
+    };
+    let mut out = Vec::new();
+    // The rename the extractor applies to a path: the longest prefix.
+    let moved = renames
+        .iter()
+        .filter(|(old, _)| within(&mp, old))
+        .max_by_key(|(old, _)| old.len());
+    if moved.is_none() {
+        out.push(mp.clone());
+    }
+    for (old, new) in renames {
+        if within(new, &mp) {
+            // All of `old` lands inside the mount point.
+            out.push(old.clone());
+        } else if within(&mp, new) {
+            // The mount point lies inside where `old` lands.
+            let rest = mp[new.len()..]
+                .strip_prefix(b"/")
+                .unwrap_or(&mp[new.len()..]);
+            out.push(join(old, rest));
+        }
+    }
+    out
 }
 
 fn depth(mount_point: &str) -> usize {
@@ -745,11 +1121,41 @@ impl fmt::Display for Plan {
                 format_bytes(after_bytes)
             )?;
         }
-        writeln!(
-            f,
-            "EVERYTHING ON {} IS ERASED.",
-            self.target_disks().join(", ")
-        )?;
+        let erased = self.erased_disks();
+        if !erased.is_empty() {
+            writeln!(f, "EVERYTHING ON {} IS ERASED.", erased.join(", "))?;
+        }
+        for w in self.works().iter().filter(|w| !w.erases_all()) {
+            let mut gone: Vec<&str> = Vec::new();
+            if w.rewrite {
+                gone.push("THE PARTITION TABLE");
+            }
+            gone.extend(w.made.iter().map(|(d, _)| {
+                if *d == w.disk.path {
+                    "ITS FILESYSTEM"
+                } else {
+                    d
+                }
+            }));
+            let mut kept: Vec<String> = w
+                .kept
+                .iter()
+                .map(|(d, a)| format!("{d} ({})", a.label()))
+                .collect();
+            if !w.rewrite && w.disk.table != PartitionTable::None {
+                kept.insert(0, "the partition table".into());
+            }
+            let kept = if kept.is_empty() {
+                String::new()
+            } else {
+                format!("; kept: {}", kept.join(", "))
+            };
+            match gone.len() {
+                0 => writeln!(f, "{}: nothing is erased{kept}.", w.disk.path)?,
+                1 => writeln!(f, "{}: {} IS ERASED{kept}.", w.disk.path, gone[0])?,
+                _ => writeln!(f, "{}: {} ARE ERASED{kept}.", w.disk.path, gone.join(", "))?,
+            }
+        }
         writeln!(f)?;
         writeln!(f, "Layout to create:")?;
         for line in render::compact(&self.layout).lines() {

@@ -1,4 +1,4 @@
-//! The menu PID 1 ends in: shell, reboot, power off, status. As PID 1 it never returns.
+//! The menu PID 1 ends in: the restore UI, shell, reboot, power off, status. As PID 1 it never returns.
 
 use super::console::{self, say, Input};
 use super::status::{self, Boot};
@@ -7,11 +7,13 @@ use rustix::system::RebootCommand;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub const MENU: &str = "[s] shell  [r] reboot  [p] power off  [t] status";
+pub const MENU: &str = "[i] restore  [s] shell  [r] reboot  [p] power off  [t] status";
 
 /// A line typed at the menu.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Choice {
+    /// The terminal UI.
+    Restore,
     Shell,
     Reboot,
     PowerOff,
@@ -24,6 +26,7 @@ pub fn parse_choice(line: &str) -> Choice {
     let l = line.trim().to_ascii_lowercase();
     match l.as_str() {
         "" => Choice::Nothing,
+        "i" | "restore" => Choice::Restore,
         "s" | "shell" => Choice::Shell,
         "r" | "reboot" => Choice::Reboot,
         "p" | "poweroff" | "power off" => Choice::PowerOff,
@@ -94,6 +97,11 @@ pub fn run(boot: &Boot, pid1: bool) -> i32 {
         match parse_choice(&line) {
             Choice::Nothing => {}
             Choice::Status => console::show(&status::render(boot)),
+            Choice::Restore => {
+                if let Some(code) = super::interactive::run(boot, pid1, None) {
+                    return code;
+                }
+            }
             Choice::Shell => {
                 if let Err(e) = shell::run_shell(pid1) {
                     console::error(&e);
@@ -164,6 +172,7 @@ mod tests {
 
     #[test]
     fn choices() {
+        assert_eq!(parse_choice("i"), Choice::Restore);
         assert_eq!(parse_choice("s\n"), Choice::Shell);
         assert_eq!(parse_choice(" R "), Choice::Reboot);
         assert_eq!(parse_choice("power off"), Choice::PowerOff);

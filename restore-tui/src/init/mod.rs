@@ -10,14 +10,17 @@
 pub mod blockdevs;
 pub mod cmdline;
 pub mod console;
+pub mod interactive;
 pub mod manifest;
 pub mod media;
 pub mod menu;
 pub mod modules;
 pub mod mounts;
+pub mod nuke;
 pub mod shell;
 pub mod status;
 
+use crate::tui::StartChoice;
 use anyhow::Context;
 use cmdline::Mode;
 use console::say;
@@ -317,6 +320,7 @@ fn find_media(cfg: &Config, boot: &mut Boot) {
     read_manifest(&access, &found, boot);
     boot.media = Some(found);
     read_mountlist(cfg, boot, Some(&access));
+    boot.access = Some(access);
 }
 
 fn read_manifest(access: &Access, found: &media::Found, boot: &mut Boot) {
@@ -461,11 +465,10 @@ fn list_disks(cfg: &Config, boot: &mut Boot) {
     }
 }
 
-/// Step 6, after the ready line: what the mode asks for before the menu. Returns an exit
-/// code only in test mode, when the mode ends the run.
+/// Step 6, after the ready line: what the mode does before the menu, one arm each.
+/// Returns an exit code only in test mode, when the mode ends the run.
 fn start_mode(cfg: &Config, boot: &Boot) -> Option<i32> {
-    let o = &boot.options;
-    match o.mode {
+    match boot.options.mode {
         Mode::Expert => {
             say("expert mode: starting a shell; the menu follows when it ends");
             if let Err(e) = shell::run_shell(cfg.pid1) {
@@ -473,13 +476,17 @@ fn start_mode(cfg: &Config, boot: &Boot) -> Option<i32> {
             }
             None
         }
-        Mode::Nuke if o.yes && o.poweroff => {
+        Mode::Nuke => {
             console::show(&status::render(boot));
-            menu::power(menu::Power::Off, cfg.pid1)
+            nuke::run(cfg, boot)
         }
-        Mode::Interactive | Mode::Nuke | Mode::Compare => {
+        Mode::Interactive => {
             console::show(&status::render(boot));
-            None
+            interactive::run(boot, cfg.pid1, None)
+        }
+        Mode::Compare => {
+            console::show(&status::render(boot));
+            interactive::run(boot, cfg.pid1, Some(StartChoice::Compare))
         }
     }
 }

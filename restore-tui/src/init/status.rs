@@ -3,7 +3,7 @@
 use super::blockdevs::Disk;
 use super::cmdline::{Mode, Options};
 use super::manifest::{format_utc, Manifest, Tools};
-use super::media::Found;
+use super::media::{Access, Found};
 use rescue_core::mountlist::{render, Mountlist};
 use std::fmt::Write;
 
@@ -12,6 +12,8 @@ use std::fmt::Write;
 pub struct Boot {
     pub options: Options,
     pub media: Option<Found>,
+    /// How the media's files are reached: mounted, or read from the device.
+    pub access: Option<Access>,
     pub manifest: Option<Manifest>,
     /// Why there is no manifest, when there is none.
     pub manifest_problem: Option<String>,
@@ -136,6 +138,7 @@ mod tests {
                 disk: "sr0".into(),
                 label: "RESCUE_1A2B3C4D".into(),
             }),
+            access: None,
             manifest: Some(Manifest {
                 version: 1,
                 backup_id: "1A2B3C4D".into(),

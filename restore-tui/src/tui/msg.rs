@@ -5,6 +5,8 @@
 //! [`super::update`], performs any command it returns, and feeds the results back as
 //! messages (`PlanBuilt`, `Progress`, `Log`, `Finished` ...).
 
+pub use crate::engine::action::PartitionAction;
+
 use super::input::TextEdit;
 use rescue_core::mountlist::resize::{ResizeMode, TargetDisk};
 use rescue_core::mountlist::{partition_path, Mountlist};
@@ -158,38 +160,6 @@ pub enum Command {
 pub enum RestoreMode {
     Interactive,
     Nuke,
-}
-
-/// What happens to a partition (or a whole-disk filesystem) of the layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartitionAction {
-    /// Create the partition and make its filesystem.
-    CreateAndFormat,
-    /// The partition is there: make the filesystem again.
-    FormatOnly,
-    /// Leave partition and filesystem as they are; restore files into it.
-    KeepAsIs,
-    /// Deleted from the plan: not created, formatted, mounted or restored into. Its table
-    /// entry stays, so what it holds survives.
-    Untouched,
-}
-
-impl PartitionAction {
-    /// The actions a user cycles through (Untouched comes from deleting).
-    pub const CYCLE: [PartitionAction; 3] = [
-        PartitionAction::CreateAndFormat,
-        PartitionAction::FormatOnly,
-        PartitionAction::KeepAsIs,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            PartitionAction::CreateAndFormat => "create+format",
-            PartitionAction::FormatOnly => "format only",
-            PartitionAction::KeepAsIs => "keep as is",
-            PartitionAction::Untouched => "untouched",
-        }
-    }
 }
 
 /// Where the selected files go.

@@ -864,4 +864,34 @@ mod tests {
         );
         assert_eq!(tree.selection(), Some(vec![]));
     }
+
+    #[test]
+    fn a_catalog_path_that_climbs_out_is_skipped_and_named() {
+        let mut w = CatalogWriter::new(Vec::new()).unwrap();
+        for r in records() {
+            w.write(&r).unwrap();
+        }
+        let text = zstd::decode_all(&w.finish().unwrap()[..]).unwrap();
+        let text = String::from_utf8(text)
+            .unwrap()
+            .replace("\"path\":\"etc/hostname\"", "\"path\":\"etc/../../shadow\"");
+        let bytes = zstd::encode_all(text.as_bytes(), 3).unwrap();
+        let mut src = CatalogFile::new("/rescue/catalog.zst", || {
+            Ok::<_, std::io::Error>(std::io::Cursor::new(bytes.clone()))
+        });
+        let mut tree = Tree::load(&mut src);
+        assert!(
+            tree.problems.iter().any(|p| p.contains("\"..\"")),
+            "{:?}",
+            tree.problems
+        );
+        let etc = find_node(&tree, "etc");
+        tree.expand(&mut src, etc).unwrap();
+        let names = names(&tree);
+        assert!(names.contains(&"    fstab".to_string()), "{names:?}");
+        assert!(!names
+            .iter()
+            .any(|n| n.contains("..") || n.contains("shadow")));
+        assert!(!names.iter().any(|n| n.contains("hostname")));
+    }
 }

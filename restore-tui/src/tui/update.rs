@@ -350,6 +350,7 @@ fn plan_request(
         selection: Selection {
             paths,
             renames: destination.renames(),
+            exclude: Vec::new(),
         },
         destination,
     }
