@@ -7,11 +7,11 @@ use crate::gather::{elf, kernel, modules, tools};
 use crate::initramfs::{self, Tree};
 use crate::iso;
 use crate::probe;
-use crate::volume_writer::{self, FirstVolume, OutputFormat, VolumeWriter, WrittenVolume};
+use crate::volume_writer::{FirstVolume, OutputFormat, VolumeWriter, WrittenVolume};
 use crate::{identity, skel};
 use anyhow::{bail, Context};
 use clap::Args;
-use rescue_core::media::{self, Compression, ToolsInfo};
+use rescue_core::media::{self, Compression, Manifest, ToolsInfo};
 use rescue_core::mountlist::{self, validate, FsType, Mountlist};
 use rescue_core::runner::RealRunner;
 use rescue_core::size::format_bytes;
@@ -305,7 +305,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     let restore_tui = find_restore_tui(args.restore_tui.as_deref())?;
 
     let backup_id = identity::backup_id(&ml.host.hostname, epoch);
-    let label = volume_writer::label(&backup_id, 1);
+    let label = Manifest::volume_label(&backup_id, 1);
 
     let mut tree = Tree::new();
     let tool_report = tools::gather_tools(&args.tools_root, tools::DEFAULT_TOOLS, &mut tree)

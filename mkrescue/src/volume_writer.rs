@@ -67,11 +67,6 @@ pub struct WrittenVolume {
     pub sets: Vec<u32>,
 }
 
-/// The label of volume `n`: RESCUE_<id>_<n>.
-pub fn label(backup_id: &str, n: u32) -> String {
-    format!("{}_{n}", Manifest::label_for(backup_id))
-}
-
 impl VolumeWriter<'_> {
     pub fn volume_path(&self, n: u32) -> PathBuf {
         match self.format {
@@ -90,7 +85,7 @@ impl VolumeWriter<'_> {
         mtime: i64,
     ) -> anyhow::Result<WrittenVolume> {
         let path = self.volume_path(n);
-        let label = label(&self.backup_id, n);
+        let label = Manifest::volume_label(&self.backup_id, n);
         if let Some(template) = &self.before_hook {
             self.run_hook(HookKind::BeforeVolume, template, &path, n)?;
         }

@@ -55,6 +55,11 @@ impl Manifest {
         format!("{LABEL_PREFIX}{backup_id}")
     }
 
+    /// The ISO 9660 label of volume `n` of a backup: RESCUE_<id>_<n>.
+    pub fn volume_label(backup_id: &str, n: u32) -> String {
+        format!("{}_{n}", Manifest::label_for(backup_id))
+    }
+
     /// The number of volumes, when this volume knows it: volumes written before the last
     /// one say 0, and a restore asks for volumes until it has seen the last.
     pub fn volumes_known(&self) -> Option<u32> {
@@ -204,6 +209,11 @@ impl ToolsInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volume_labels() {
+        assert_eq!(Manifest::volume_label("1A2B3C4D", 2), "RESCUE_1A2B3C4D_2");
+    }
 
     fn manifest(volume: u32, volumes: u32) -> Manifest {
         Manifest {

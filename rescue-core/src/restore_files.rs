@@ -25,8 +25,9 @@ pub struct Selection {
     pub exclude: Vec<Vec<u8>>,
 }
 
-/// `path` is `p` or lies below it ("" holds everything).
-fn within(path: &[u8], p: &[u8]) -> bool {
+/// `path` is `p` or lies below it ("" holds everything); both relative to the captured
+/// root, as selections, excludes and renames are.
+pub fn within(path: &[u8], p: &[u8]) -> bool {
     p.is_empty()
         || path == p
         || (path.len() > p.len() && path.starts_with(p) && path[p.len()] == b'/')

@@ -13,13 +13,14 @@
 
 use super::nuke::{disk_maps, read_mountlist};
 use super::plan::{under, DiskMap};
+use super::volumes::backup_at;
 use anyhow::{bail, Context};
 use rescue_core::compare::{compare_tree, CompareOptions, CompareProgress, CompareReport};
 use rescue_core::mountinfo;
 use rescue_core::mountlist::{partition_path, Filesystem, FsType, Mountlist};
 use rescue_core::runner::{Cmd, RealRunner, Runner};
 use rescue_core::size::format_bytes;
-use rescue_core::volume::{find_volumes, Volume};
+use rescue_core::volume::Volume;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -372,14 +373,7 @@ fn plural(n: u64) -> &'static str {
 
 /// Runs `--mode compare`: prints the report; 0 when identical, 1 when anything differs.
 pub fn run(req: &Request) -> anyhow::Result<i32> {
-    let volumes = find_volumes(&req.media)
-        .with_context(|| format!("finding the backup's volumes at {}", req.media.display()))?;
-    let Some(first) = volumes.iter().find(|v| v.manifest().volume == 1) else {
-        bail!(
-            "volume 1 of the backup (it holds the catalog and the mountlist) is not at {}",
-            req.media.display()
-        );
-    };
+    let (volumes, first) = backup_at(&req.media)?;
     let m = first.manifest();
     println!(
         "backup {} of {} ({} volume(s) found)",
@@ -401,7 +395,7 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
             (report_lines(&report, req.show), report.differences() == 0)
         }
         Against::Disks { disk_map, root } => {
-            let ml = read_mountlist(first)?;
+            let ml = read_mountlist(&first)?;
             let maps = disk_maps(&ml, disk_map, Path::new("/sys"))?;
             let outcome = run_compare(
                 &volumes,

@@ -79,7 +79,8 @@ pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<i32> {
             let (id, of) = (m.backup_id.clone(), m.volumes_known());
             let v = finder.volume(&id, 1, of).with_context(|| {
                 format!(
-                    "volume 1 of the backup (it holds the mountlist) is not at {}, nor                      on any attached device",
+                    "volume 1 of the backup (it holds the mountlist) is not at {}, nor \
+                     on any attached device",
                     req.media.display()
                 )
             })?;

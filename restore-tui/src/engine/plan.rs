@@ -34,7 +34,7 @@ use rescue_core::mountlist::validate::{validate, Problem, Severity};
 use rescue_core::mountlist::{
     BootMode, Disk, Filesystem, FsType, Mountlist, Partition, PartitionTable,
 };
-use rescue_core::restore_files::Selection;
+use rescue_core::restore_files::{within, Selection};
 use rescue_core::runner::Cmd;
 use rescue_core::size::format_bytes;
 use std::collections::BTreeMap;
@@ -459,12 +459,7 @@ pub fn plan_with(
     let unknown: Vec<String> = choices
         .actions
         .keys()
-        .filter(|dev| {
-            !layout
-                .disks
-                .iter()
-                .any(|d| d.path == **dev || d.partitions.iter().any(|p| p.path == **dev))
-        })
+        .filter(|dev| disk_holding(&layout, dev).is_none())
         .cloned()
         .collect();
     if !unknown.is_empty() {
@@ -852,10 +847,7 @@ fn untouched_list(
         .iter()
         .filter(|(_, a)| **a == PartitionAction::Untouched)
         .filter_map(|(device, _)| {
-            let disk = layout
-                .disks
-                .iter()
-                .find(|d| d.path == *device || d.partitions.iter().any(|p| p.path == *device))?;
+            let disk = disk_holding(layout, device)?;
             let part = disk.partitions.iter().find(|p| p.path == *device);
             if part.is_some_and(Partition::is_extended) {
                 return None;
@@ -924,8 +916,10 @@ fn action_notes(
 
 /// Mount point `path` is `mp` or lies below it.
 fn is_below(path: &str, mp: &str) -> bool {
-    let mp = mp.trim_end_matches('/');
-    path == mp || mp.is_empty() || path.strip_prefix(mp).is_some_and(|r| r.starts_with('/'))
+    within(
+        path.trim_matches('/').as_bytes(),
+        mp.trim_matches('/').as_bytes(),
+    )
 }
 
 /// The captured paths whose contents would land in the untouched mount point `mp` (for
@@ -933,11 +927,6 @@ fn is_below(path: &str, mp: &str) -> bool {
 /// each rename that lands in or above it.
 fn excluded_for(mp: &str, renames: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
     let mp = mp.trim_matches('/').as_bytes().to_vec();
-    let within = |path: &[u8], p: &[u8]| {
-        p.is_empty()
-            || path == p
-            || (path.len() > p.len() && path.starts_with(p) && path[p.len()] == b'/')
-    };
     let join = |a: &[u8], b: &[u8]| -> Vec<u8> {
         match (a.is_empty(), b.is_empty()) {
             (true, _) => b.to_vec(),
@@ -996,7 +985,10 @@ fn boot_loader_steps(
                 .iter()
                 .find(|m| m.mount_point == "/boot")
                 .or_else(|| mounts.iter().find(|m| m.mount_point == "/"));
-            let Some(disk) = boot.and_then(|m| disk_of(layout, &m.device)) else {
+            let Some(disk) = boot
+                .and_then(|m| disk_holding(layout, &m.device))
+                .map(|d| &d.path)
+            else {
                 notes.push("no disk holds /boot or /: the boot loader is not reinstalled".into());
                 return;
             };
@@ -1073,13 +1065,12 @@ fn boot_loader_steps(
     }
 }
 
-/// The disk path of the layout that holds `device`.
-fn disk_of<'a>(layout: &'a Mountlist, device: &str) -> Option<&'a String> {
+/// The disk of `layout` that `device` is, or is a partition of.
+pub fn disk_holding<'a>(layout: &'a Mountlist, device: &str) -> Option<&'a Disk> {
     layout
         .disks
         .iter()
         .find(|d| d.path == device || d.partitions.iter().any(|p| p.path == device))
-        .map(|d| &d.path)
 }
 
 impl fmt::Display for Plan {

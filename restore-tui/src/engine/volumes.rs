@@ -7,12 +7,13 @@
 
 use crate::init::console::{self, Input};
 use crate::init::media::{self, Places};
+use anyhow::Context;
 use rescue_core::error_text::chain;
 use rescue_core::media::Manifest;
 use rescue_core::restore_files::VolumeSource;
-use rescue_core::volume::{scan_volumes, Scan, Volume};
+use rescue_core::volume::{find_volumes, scan_volumes, Scan, Volume};
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long an unattended restore waits for a volume it does not find at once (a USB
@@ -62,6 +63,24 @@ impl std::fmt::Debug for Finder {
     }
 }
 
+/// The volumes at `media` (an image, a device, a volume directory or a directory of
+/// volumes), with volume 1 among them: it holds the mountlist and the catalog.
+pub fn backup_at(media: &Path) -> anyhow::Result<(Vec<Volume>, Volume)> {
+    let volumes = find_volumes(media)
+        .with_context(|| format!("finding the backup's volumes at {}", media.display()))?;
+    let first = volumes
+        .iter()
+        .find(|v| v.manifest().volume == 1)
+        .with_context(|| {
+            format!(
+                "volume 1 of the backup (it holds the mountlist and the catalog) is not at {}",
+                media.display()
+            )
+        })?
+        .clone();
+    Ok((volumes, first))
+}
+
 /// The host's own block devices.
 pub fn host_places() -> Places {
     Places {
@@ -106,7 +125,7 @@ impl Finder {
                 Err(e) => seen.push(chain(&e)),
             }
         }
-        let label = label(backup_id, number);
+        let label = Manifest::volume_label(backup_id, number);
         let (found, others) = media::search_once(&self.places, Some(&label));
         // Only what holds a volume of some kind is worth naming.
         seen.extend(others.into_iter().filter(|s| s.contains(": volume ")));
@@ -202,7 +221,7 @@ impl VolumeSource for Finder {
             Some(of) => format!("volume {number} of {of}"),
             None => format!("volume {number}"),
         };
-        let label = label(backup_id, number);
+        let label = Manifest::volume_label(backup_id, number);
         // What the first look saw is said again after the wait or the answer.
         if let Ok(v) = self.look(backup_id, number) {
             say(&format!("found {what} at {}", v.path().display()));
@@ -213,11 +232,6 @@ impl VolumeSource for Finder {
             Ask::Unattended { wait } => self.wait(&what, &label, backup_id, number, wait),
         }
     }
-}
-
-/// The label of volume `number`: RESCUE_<id>_<n>, as mkrescue writes it.
-pub fn label(backup_id: &str, number: u32) -> String {
-    format!("{}_{number}", Manifest::label_for(backup_id))
 }
 
 /// " (seen: a; b)", or nothing.
@@ -244,11 +258,6 @@ fn say_more(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_are_mkrescues() {
-        assert_eq!(label("1A2B3C4D", 2), "RESCUE_1A2B3C4D_2");
-    }
 
     #[test]
     fn unattended_only_with_yes() {

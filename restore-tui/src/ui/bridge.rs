@@ -4,7 +4,7 @@
 //! touches a disk.
 
 use crate::engine::fstab::FstabChange;
-use crate::engine::plan::{Choices, DiskMap, Phase, Plan, Step};
+use crate::engine::plan::{disk_holding, Choices, DiskMap, Phase, Plan, Step};
 use crate::tui::{FstabEdit, PlanRequest, PlanStep};
 use rescue_core::mountlist::Mountlist;
 use std::path::Path;
@@ -32,15 +32,6 @@ pub fn engine_inputs(req: &PlanRequest, root: &Path) -> (Mountlist, Vec<DiskMap>
     (ml, maps, choices)
 }
 
-/// The disk of `layout` that `device` is, or is a partition of.
-fn disk_holding<'a>(layout: &'a Mountlist, device: &str) -> Option<&'a str> {
-    layout
-        .disks
-        .iter()
-        .find(|d| d.path == device || d.partitions.iter().any(|p| p.path == device))
-        .map(|d| d.path.as_str())
-}
-
 /// The disk whose contents a step destroys: the partition table written or erased, a
 /// filesystem made or its signatures wiped (named by the disk that holds it, so that one
 /// disk is one word to type).
@@ -60,7 +51,7 @@ fn destroys(step: &Step, layout: &Mountlist) -> Option<String> {
             cmd.args
                 .iter()
                 .rev()
-                .find_map(|a| disk_holding(layout, &a.to_string_lossy()).map(str::to_string))
+                .find_map(|a| disk_holding(layout, &a.to_string_lossy()).map(|d| d.path.clone()))
         }
         _ => None,
     }

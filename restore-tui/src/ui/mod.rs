@@ -13,11 +13,11 @@ pub mod worker;
 use crate::engine::nuke::read_mountlist;
 use crate::engine::plan::DiskMap;
 use crate::engine::safety::SystemPaths;
+use crate::engine::volumes::backup_at;
 use crate::tui::{key_to_msg, update, view, App, AppInput, CatalogFile, Command, Msg, StartChoice};
 use anyhow::Context as _;
 use ratatui::crossterm::event::{self, Event as TermEvent};
 use rescue_core::media::CATALOG_PATH;
-use rescue_core::volume::find_volumes;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::Duration;
@@ -51,18 +51,7 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the UI until the user leaves it.
 pub fn run(opts: &Options) -> anyhow::Result<Exit> {
-    let volumes = find_volumes(&opts.media)
-        .with_context(|| format!("finding the backup's volumes at {}", opts.media.display()))?;
-    let first = volumes
-        .iter()
-        .find(|v| v.manifest().volume == 1)
-        .with_context(|| {
-            format!(
-                "volume 1 of the backup (it holds the mountlist and the catalog) is not at {}",
-                opts.media.display()
-            )
-        })?
-        .clone();
+    let (volumes, first) = backup_at(&opts.media)?;
     let mountlist = read_mountlist(&first)?;
     let mut protected = vec![opts.media.clone()];
     protected.extend(volumes.iter().map(|v| v.path().to_path_buf()));
