@@ -1,12 +1,11 @@
 //! Restoring files into a directory of a running system (no partitioning): the everyday
 //! "I need /etc back" case, from any volume of a backup.
 
-use crate::engine::volumes::{host_places, Ask, Finder};
+use crate::engine::volumes::{host_places, scan_at, Ask, Finder, Search};
 use crate::init::console::{self, Input};
 use anyhow::{bail, Context};
 use rescue_core::restore_files::{restore_from, RestoreReport, Selection};
 use rescue_core::size::format_bytes;
-use rescue_core::volume::scan_volumes;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -44,11 +43,7 @@ pub fn selection(select: &[String], rename: &[String]) -> anyhow::Result<Selecti
 
 pub fn run(req: &Request) -> anyhow::Result<i32> {
     let selection = selection(&req.select, &req.rename)?;
-    let finding = || format!("finding the backup's volumes at {}", req.media.display());
-    let mut scan = scan_volumes(&req.media).with_context(finding)?;
-    if !scan.unreadable.is_empty() {
-        return Err(anyhow::Error::new(scan.unreadable.remove(0)).context(finding()));
-    }
+    let mut scan = scan_at(&req.media)?;
     let volumes = std::mem::take(&mut scan.volumes);
     let first = volumes.first().context("no volume found")?;
     let m = first.manifest();
@@ -75,7 +70,10 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
     std::fs::create_dir_all(&req.target)
         .with_context(|| format!("making {}", req.target.display()))?;
     // Volumes not here are looked for (and asked for) when the restore reaches them.
-    let mut finder = Finder::new(host_places(), Ask::from_yes(req.yes)).looking_in(&scan);
+    let mut finder = Finder::new(
+        Search::new(host_places()).looking_in(&scan),
+        Ask::from_yes(req.yes),
+    );
     let report = restore_from(volumes, &mut finder, &req.target, &selection, &mut |_| {})
         .with_context(|| format!("restoring into {}", req.target.display()))?;
     print_report(&report);

@@ -8,7 +8,9 @@
 //! corpus, made again from its seed in a plain directory, is what the restore is compared
 //! with.
 
-use host_tests::{host_lock, mkfs, require_root_or_skip, run, LoopDisk, Mount};
+mod common;
+
+use host_tests::{host_lock, mkfs, require_root_or_skip, LoopDisk, Mount};
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -42,7 +44,8 @@ struct Backup {
 fn backup() -> Backup {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("out");
-    let summary: serde_json::Value = {
+    let away = work.path().join("away");
+    let backup_id = {
         // Held while loop disks come and go, as every host test does.
         let _lock = host_lock();
         let disk = LoopDisk::new(64 * MIB);
@@ -50,27 +53,8 @@ fn backup() -> Backup {
         let root = work.path().join("root");
         let _mount = Mount::new(disk.device(), &root, None);
         corpus::generate(&root.join("data"), &corpus_options()).unwrap();
-        let made = run(
-            qemu_tests::mkrescue_create(&host_tests::mkrescue_bin(), &root, &out)
-                .args(["--json", "--output-format", "dir"])
-                .args(["-s", "48m,64m", "--set-size", "1m"]),
-        );
-        serde_json::from_str(&made).unwrap()
+        common::two_volume_backup(&root, &out, &away)
     };
-    let volumes = summary["volumes"].as_array().unwrap();
-    assert_eq!(volumes.len(), 2, "{summary:#}");
-    for v in volumes {
-        assert!(
-            !v["sets"].as_array().unwrap().is_empty(),
-            "sets on both volumes: {summary:#}"
-        );
-    }
-    // Volume 1's label: RESCUE_<id>_1.
-    let label = summary["label"].as_str().unwrap();
-    let backup_id = label["RESCUE_".len()..label.rfind('_').unwrap()].to_string();
-    let away = work.path().join("away");
-    fs::create_dir(&away).unwrap();
-    fs::rename(out.join("rescue-2"), away.join("rescue-2")).unwrap();
     let source = work.path().join("source");
     corpus::generate(&source.join("data"), &corpus_options()).unwrap();
     Backup {

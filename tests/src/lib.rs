@@ -36,6 +36,8 @@
 //! The helpers that write to block devices ([`mkfs`], [`LoopDisk::partition`]) refuse any
 //! device that is not a loop device, so a wrong variable can never reach the host's disk.
 
+pub mod tmux;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
@@ -798,6 +800,44 @@ impl Drop for Mounts {
     fn drop(&mut self) {
         while let Some(mount) = self.stack.pop() {
             drop(mount);
+        }
+    }
+}
+
+/// What a program under test mounts at or below a directory, unmounted on drop (deepest
+/// first) in case it was killed before it could: a failing test must not leave mounts.
+#[derive(Debug)]
+pub struct MountedBelow {
+    dir: PathBuf,
+}
+
+impl MountedBelow {
+    pub fn new(dir: &Path) -> MountedBelow {
+        MountedBelow {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for MountedBelow {
+    fn drop(&mut self) {
+        let info = match fs::read_to_string("/proc/self/mountinfo") {
+            Ok(info) => info,
+            Err(e) => {
+                eprintln!("warning: cannot read /proc/self/mountinfo: {e}");
+                return;
+            }
+        };
+        // The fifth field; spaces in it are written as \040 (not expected in temp dirs).
+        let mut points: Vec<PathBuf> = info
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .map(PathBuf::from)
+            .filter(|p| p.starts_with(&self.dir))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for p in points {
+            drop(Mount { target: p });
         }
     }
 }

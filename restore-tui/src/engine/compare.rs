@@ -373,7 +373,8 @@ fn plural(n: u64) -> &'static str {
 
 /// Runs `--mode compare`: prints the report; 0 when identical, 1 when anything differs.
 pub fn run(req: &Request) -> anyhow::Result<i32> {
-    let (volumes, first) = backup_at(&req.media)?;
+    let (scan, first) = backup_at(&req.media)?;
+    let volumes = scan.volumes;
     let m = first.manifest();
     println!(
         "backup {} of {} ({} volume(s) found)",

@@ -10,7 +10,7 @@
 use super::apply::{apply, DryNative, Event, RealNative};
 use super::plan::{plan, Choices, DiskMap, Plan};
 use super::safety::{check_targets, SystemPaths};
-use super::volumes::{host_places, Ask, Finder};
+use super::volumes::{host_places, scan_at, Ask, Finder, Search};
 use crate::init::console::{self, Input};
 use crate::init::media::Places;
 use anyhow::{bail, Context};
@@ -21,7 +21,7 @@ use rescue_core::mountlist::{self, Mountlist};
 use rescue_core::restore_files::VolumeSource;
 use rescue_core::runner::{DryRun, RealRunner};
 use rescue_core::size::format_bytes;
-use rescue_core::volume::{scan_volumes, Volume};
+use rescue_core::volume::Volume;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -64,13 +64,12 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
 
 /// Runs the nuke with the devices of `env`.
 pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<i32> {
-    let finding = || format!("finding the backup's volumes at {}", req.media.display());
-    let mut scan = scan_volumes(&req.media).with_context(finding)?;
-    if !scan.unreadable.is_empty() {
-        return Err(anyhow::Error::new(scan.unreadable.remove(0)).context(finding()));
-    }
+    let mut scan = scan_at(&req.media)?;
     let mut volumes = std::mem::take(&mut scan.volumes);
-    let mut finder = Finder::new(env.places.clone(), Ask::from_yes(req.yes)).looking_in(&scan);
+    let mut finder = Finder::new(
+        Search::new(env.places.clone()).looking_in(&scan),
+        Ask::from_yes(req.yes),
+    );
     let first = match volumes.iter().find(|v| v.manifest().volume == 1) {
         Some(v) => v.clone(),
         None => {

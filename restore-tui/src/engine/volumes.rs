@@ -11,7 +11,7 @@ use anyhow::Context;
 use rescue_core::error_text::chain;
 use rescue_core::media::Manifest;
 use rescue_core::restore_files::VolumeSource;
-use rescue_core::volume::{find_volumes, scan_volumes, Scan, Volume};
+use rescue_core::volume::{scan_volumes, Scan, Volume};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -42,75 +42,35 @@ impl Ask {
     }
 }
 
-/// Finds volumes in a directory and on block devices, and asks for them.
-pub struct Finder {
+/// Where a missing volume is looked for: a directory of volumes, and the block devices.
+#[derive(Debug, Clone)]
+pub struct Search {
     places: Places,
     /// A directory of volumes to look in again.
     dir: Option<PathBuf>,
-    ask: Ask,
-    /// Reads one answer; the console's unbuffered reader, so that what follows the answer
-    /// stays on stdin for whoever reads next.
-    read: fn() -> io::Result<Input>,
 }
 
-impl std::fmt::Debug for Finder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Finder")
-            .field("places", &self.places)
-            .field("dir", &self.dir)
-            .field("ask", &self.ask)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The volumes at `media` (an image, a device, a volume directory or a directory of
-/// volumes), with volume 1 among them: it holds the mountlist and the catalog.
-pub fn backup_at(media: &Path) -> anyhow::Result<(Vec<Volume>, Volume)> {
-    let volumes = find_volumes(media)
-        .with_context(|| format!("finding the backup's volumes at {}", media.display()))?;
-    let first = volumes
-        .iter()
-        .find(|v| v.manifest().volume == 1)
-        .with_context(|| {
-            format!(
-                "volume 1 of the backup (it holds the mountlist and the catalog) is not at {}",
-                media.display()
-            )
-        })?
-        .clone();
-    Ok((volumes, first))
-}
-
-/// The host's own block devices.
-pub fn host_places() -> Places {
-    Places {
-        class_block: PathBuf::from("/sys/class/block"),
-        dev: PathBuf::from("/dev"),
-        make_nodes: false,
-    }
-}
-
-impl Finder {
-    pub fn new(places: Places, ask: Ask) -> Finder {
-        Finder {
-            places,
-            dir: None,
-            ask,
-            read: console::read_line,
-        }
+impl Search {
+    pub fn new(places: Places) -> Search {
+        Search { places, dir: None }
     }
 
     /// Also looks in the directory `scan` searched, when it was a directory of volumes
     /// (not one volume given by itself).
-    pub fn looking_in(mut self, scan: &Scan) -> Finder {
+    pub fn looking_in(mut self, scan: &Scan) -> Search {
         if scan.searched {
             self.dir = Some(scan.looked_in.clone());
         }
         self
     }
 
+    /// The directory of volumes looked in, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     /// Looks once: the volume, or what was seen instead, one item per place.
-    fn look(&self, backup_id: &str, number: u32) -> Result<Volume, Vec<String>> {
+    pub fn look(&self, backup_id: &str, number: u32) -> Result<Volume, Vec<String>> {
         let wanted = |v: &Volume| {
             let m = v.manifest();
             m.backup_id == backup_id && m.volume == number
@@ -144,6 +104,80 @@ impl Finder {
         }
         Err(seen)
     }
+}
+
+/// "volume 2 of 3", or "volume 2" when the count is not known.
+pub fn volume_name(number: u32, of: Option<u32>) -> String {
+    match of {
+        Some(of) => format!("volume {number} of {of}"),
+        None => format!("volume {number}"),
+    }
+}
+
+/// Finds volumes in a directory and on block devices, and asks for them on the console.
+pub struct Finder {
+    search: Search,
+    ask: Ask,
+    /// Reads one answer; the console's unbuffered reader, so that what follows the answer
+    /// stays on stdin for whoever reads next.
+    read: fn() -> io::Result<Input>,
+}
+
+impl std::fmt::Debug for Finder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finder")
+            .field("search", &self.search)
+            .field("ask", &self.ask)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The volumes at `media` (an image, a device, a volume directory or a directory of
+/// volumes); one that looks like a volume but cannot be read is an error.
+pub fn scan_at(media: &Path) -> anyhow::Result<Scan> {
+    let finding = || format!("finding the backup's volumes at {}", media.display());
+    let mut scan = scan_volumes(media).with_context(finding)?;
+    if !scan.unreadable.is_empty() {
+        return Err(anyhow::Error::new(scan.unreadable.remove(0)).context(finding()));
+    }
+    Ok(scan)
+}
+
+/// The volumes at `media` ([`scan_at`]) with volume 1 among them, which is returned too:
+/// it holds the mountlist and the catalog.
+pub fn backup_at(media: &Path) -> anyhow::Result<(Scan, Volume)> {
+    let scan = scan_at(media)?;
+    let first = scan
+        .volumes
+        .iter()
+        .find(|v| v.manifest().volume == 1)
+        .with_context(|| {
+            format!(
+                "volume 1 of the backup (it holds the mountlist and the catalog) is not at {}",
+                media.display()
+            )
+        })?
+        .clone();
+    Ok((scan, first))
+}
+
+/// The host's own block devices.
+pub fn host_places() -> Places {
+    Places {
+        class_block: PathBuf::from("/sys/class/block"),
+        dev: PathBuf::from("/dev"),
+        make_nodes: false,
+    }
+}
+
+impl Finder {
+    pub fn new(search: Search, ask: Ask) -> Finder {
+        Finder {
+            search,
+            ask,
+            read: console::read_line,
+        }
+    }
 
     fn prompt(&self, what: &str, label: &str, backup_id: &str, number: u32) -> Option<Volume> {
         loop {
@@ -156,7 +190,7 @@ impl Finder {
                     say(&format!("skipping {what}: its files are not restored"));
                     return None;
                 }
-                Ok(Input::Line(_)) => match self.look(backup_id, number) {
+                Ok(Input::Line(_)) => match self.search.look(backup_id, number) {
                     Ok(v) => {
                         say(&format!("found {what} at {}", v.path().display()));
                         return Some(v);
@@ -198,7 +232,7 @@ impl Finder {
         let mut seen = Vec::new();
         while start.elapsed() < wait {
             std::thread::sleep(Duration::from_millis(500).min(wait - start.elapsed()));
-            match self.look(backup_id, number) {
+            match self.search.look(backup_id, number) {
                 Ok(v) => {
                     say(&format!("found {what} at {}", v.path().display()));
                     return Some(v);
@@ -217,13 +251,10 @@ impl Finder {
 
 impl VolumeSource for Finder {
     fn volume(&mut self, backup_id: &str, number: u32, of: Option<u32>) -> Option<Volume> {
-        let what = match of {
-            Some(of) => format!("volume {number} of {of}"),
-            None => format!("volume {number}"),
-        };
+        let what = volume_name(number, of);
         let label = Manifest::volume_label(backup_id, number);
         // What the first look saw is said again after the wait or the answer.
-        if let Ok(v) = self.look(backup_id, number) {
+        if let Ok(v) = self.search.look(backup_id, number) {
             say(&format!("found {what} at {}", v.path().display()));
             return Some(v);
         }

@@ -1,7 +1,9 @@
 //! The model: which screen is shown and the state of every screen.
 
 use super::input::TextInput;
-use super::msg::{Destination, Finished, FstabEdit, PartitionAction, PlanStep, Progress};
+use super::msg::{
+    Destination, Finished, FstabEdit, PartitionAction, PlanStep, Progress, VolumeRequest,
+};
 use super::tree::{CatalogSource, Tree};
 use rescue_core::media::Manifest;
 use rescue_core::mountlist::resize::{fit_disk, map_disk, ResizeMode, TargetDisk};
@@ -506,6 +508,8 @@ pub struct ProgressState {
     pub problems: Vec<String>,
     /// Lines scrolled back from the end of the log.
     pub log_back: usize,
+    /// A volume the restore waits for (a dialog over the screen).
+    pub need_volume: Option<VolumeRequest>,
 }
 
 /// Reboot, power off or shell.

@@ -70,6 +70,10 @@ pub fn key_to_msg(app: &App, key: KeyEvent) -> Option<Msg> {
             KeyCode::Char('c') | KeyCode::Tab => Some(Msg::Next),
             _ => None,
         },
+        Screen::Progress if app.progress.need_volume.is_some() => match key.code {
+            KeyCode::Char('s') | KeyCode::Char('S') => Some(Msg::SkipVolume),
+            _ => None,
+        },
         Screen::Review | Screen::Progress => None,
         Screen::After => match key.code {
             KeyCode::Char('e') => Some(Msg::Edit),

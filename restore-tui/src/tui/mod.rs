@@ -34,7 +34,7 @@ pub use app::{App, AppInput, Mode, Screen, TargetDiskInfo};
 pub use keys::key_to_msg;
 pub use msg::{
     Command, Destination, DiskMapping, Finished, FstabEdit, Move, Msg, PartitionAction,
-    PlanRequest, PlanStep, Progress, RestoreMode, StartChoice,
+    PlanRequest, PlanStep, Progress, RestoreMode, StartChoice, VolumeAnswer, VolumeRequest,
 };
 pub use tree::{CatalogFile, CatalogSource, MemoryCatalog};
 pub use update::update;

@@ -131,6 +131,11 @@ pub enum Msg {
     Finished(Finished),
     /// [`Command::Finalize`] ended: `Err` says what failed.
     Finalized(Result<(), String>),
+    /// The restore reached sets on a volume it cannot find: answer with
+    /// [`Command::Volume`].
+    NeedVolume(VolumeRequest),
+    /// `s` while a volume is asked for: go on without it.
+    SkipVolume,
 }
 
 /// What the UI asks the outside to do.
@@ -148,10 +153,37 @@ pub enum Command {
         fstab: Vec<FstabEdit>,
         boot_loader: bool,
     },
+    /// The answer to [`Msg::NeedVolume`].
+    Volume(VolumeAnswer),
     Shell,
     Reboot,
     PowerOff,
     Quit,
+}
+
+/// A volume the restore needs and did not find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeRequest {
+    /// "volume 2 of 3".
+    pub name: String,
+    pub backup_id: String,
+    /// The label of its disc or stick: `RESCUE_<id>_<n>`.
+    pub label: String,
+    /// A directory of volumes it may also be copied into.
+    pub dir: Option<String>,
+    /// What was found instead, one item per place (after a look that was asked for).
+    pub seen: Vec<String>,
+    /// How many times it was looked for again at the user's request.
+    pub looked_again: u32,
+}
+
+/// What the user answered when a volume was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeAnswer {
+    /// Look again (it has been inserted, attached or copied).
+    LookAgain,
+    /// Go on without it: its files are listed as not restored.
+    Skip,
 }
 
 /// Nuke restores everything as it was after one confirmation; interactive is what the

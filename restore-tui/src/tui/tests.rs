@@ -4,7 +4,7 @@
 use super::app::{App, Screen};
 use super::fixtures;
 use super::input::TextEdit;
-use super::msg::{Finished, FstabEdit, Move, Msg, PlanStep, Progress, StartChoice};
+use super::msg::{Finished, FstabEdit, Move, Msg, PlanStep, Progress, StartChoice, VolumeRequest};
 use super::update::update;
 use super::view::view;
 use ratatui::backend::TestBackend;
@@ -318,6 +318,28 @@ fn review_refused() {
 #[test]
 fn progress() {
     insta::assert_snapshot!("7_progress", screen(&running()));
+}
+
+#[test]
+fn progress_asking_for_a_volume() {
+    let mut app = running();
+    let mut request = VolumeRequest {
+        name: "volume 2 of 3".into(),
+        backup_id: "1A2B3C4D".into(),
+        label: "RESCUE_1A2B3C4D_2".into(),
+        dir: Some("/mnt/backups/web01".into()),
+        seen: Vec::new(),
+        looked_again: 0,
+    };
+    send(&mut app, [Msg::NeedVolume(request.clone())]);
+    insta::assert_snapshot!("7_progress_volume", screen(&app));
+    request.looked_again = 2;
+    request.seen = vec![
+        "/mnt/backups/web01: not there".into(),
+        "/dev/sr0: volume 3 of backup 1A2B3C4D".into(),
+    ];
+    send(&mut app, [Msg::NeedVolume(request)]);
+    insta::assert_snapshot!("7_progress_volume_again", screen(&app));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use super::app::{
 use super::input::TextInput;
 use super::msg::{
     Command, Destination, DiskMapping, Move, Msg, PartitionAction, PlanRequest, RestoreMode,
-    StartChoice,
+    StartChoice, VolumeAnswer,
 };
 use super::tree::NodeKind;
 use rescue_core::mountlist::edit::{
@@ -58,6 +58,8 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Command> {
             None
         }
         Msg::Finished(f) => {
+            // A question the run no longer waits for.
+            app.progress.need_volume = None;
             app.after.fstab = f.fstab.clone();
             app.after.finished = Some(f);
             app.after.selected = 0;
@@ -83,6 +85,19 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Command> {
                 Err(e) => Note::error(format!("applying failed: {e}")),
             };
             app.after.applied = Some(result);
+            None
+        }
+        Msg::NeedVolume(request) => {
+            if request.looked_again == 0 {
+                log(
+                    app,
+                    format!(
+                        "{} of backup {} (label {}) is not here: asking for it",
+                        request.name, request.backup_id, request.label
+                    ),
+                );
+            }
+            app.progress.need_volume = Some(request);
             None
         }
         msg => match app.screen {
@@ -1064,6 +1079,16 @@ fn review(app: &mut App, msg: Msg) -> Option<Command> {
 
 fn progress(app: &mut App, msg: Msg) -> Option<Command> {
     let p = &mut app.progress;
+    if p.need_volume.is_some() {
+        // The engine waits for the answer; the dialog closes until it asks again.
+        let answer = match msg {
+            Msg::Activate => VolumeAnswer::LookAgain,
+            Msg::SkipVolume => VolumeAnswer::Skip,
+            _ => return None,
+        };
+        p.need_volume = None;
+        return Some(Command::Volume(answer));
+    }
     let len = p.log.len();
     if let Msg::Move(m) = msg {
         p.log_back = match m {
@@ -1169,7 +1194,7 @@ mod tests {
     use crate::tui::app::{AppInput, TargetDiskInfo};
     use crate::tui::fixtures::{self, GIB};
     use crate::tui::keys::key_to_msg;
-    use crate::tui::msg::{Finished, FstabEdit, PlanStep, Progress};
+    use crate::tui::msg::{Finished, FstabEdit, PlanStep, Progress, VolumeRequest};
     use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use rescue_core::mountlist::MbrRole;
     use std::time::Duration;
@@ -1982,6 +2007,54 @@ mod tests {
         assert_eq!(app.progress.log_back, 0);
         key(&mut app, KeyCode::Esc);
         assert_eq!(app.screen, Screen::Progress, "no way back while it runs");
+    }
+
+    fn volume_request(looked_again: u32) -> VolumeRequest {
+        VolumeRequest {
+            name: "volume 2 of 2".into(),
+            backup_id: "1A2B3C4D".into(),
+            label: "RESCUE_1A2B3C4D_2".into(),
+            dir: None,
+            seen: Vec::new(),
+            looked_again,
+        }
+    }
+
+    #[test]
+    fn a_volume_asked_for_is_looked_for_again_or_skipped() {
+        let (mut app, _) = at_review();
+        update(&mut app, Msg::PlanBuilt(vec![PlanStep::new("restore")]));
+        key(&mut app, KeyCode::Enter);
+        assert_eq!(app.screen, Screen::Progress);
+        assert!(
+            ch(&mut app, 's').is_none(),
+            "s means nothing without a dialog"
+        );
+        update(&mut app, Msg::NeedVolume(volume_request(0)));
+        assert!(app.progress.log.last().unwrap().contains("volume 2 of 2"));
+        assert!(key(&mut app, KeyCode::Down).is_none());
+        assert!(
+            app.progress.need_volume.is_some(),
+            "other keys leave it open"
+        );
+        assert!(matches!(
+            key(&mut app, KeyCode::Enter),
+            Some(Command::Volume(VolumeAnswer::LookAgain))
+        ));
+        assert!(app.progress.need_volume.is_none());
+        // Not there yet: asked again, said once in the log.
+        let logged = app.progress.log.len();
+        update(&mut app, Msg::NeedVolume(volume_request(1)));
+        assert_eq!(app.progress.log.len(), logged);
+        assert!(matches!(
+            ch(&mut app, 's'),
+            Some(Command::Volume(VolumeAnswer::Skip))
+        ));
+        assert!(app.progress.need_volume.is_none());
+        // A run that ends closes a question left open.
+        update(&mut app, Msg::NeedVolume(volume_request(0)));
+        update(&mut app, Msg::Finished(finished()));
+        assert!(app.progress.need_volume.is_none());
     }
 
     // ---- After ----

@@ -5,6 +5,7 @@
 //! `restore-tui --mode interactive --media PATH [--disk DEV]...` on any machine; in the
 //! rescue system PID 1 starts it for `rescue.mode=interactive`.
 
+mod ask_volume;
 pub mod bridge;
 pub mod targets;
 mod terminal;
@@ -13,7 +14,7 @@ pub mod worker;
 use crate::engine::nuke::read_mountlist;
 use crate::engine::plan::DiskMap;
 use crate::engine::safety::SystemPaths;
-use crate::engine::volumes::backup_at;
+use crate::engine::volumes::{backup_at, host_places, Search};
 use crate::tui::{key_to_msg, update, view, App, AppInput, CatalogFile, Command, Msg, StartChoice};
 use anyhow::Context as _;
 use ratatui::crossterm::event::{self, Event as TermEvent};
@@ -21,7 +22,7 @@ use rescue_core::media::CATALOG_PATH;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::Duration;
-use worker::Job;
+use worker::{Job, Worker};
 
 /// How the UI is started.
 #[derive(Debug, Clone)]
@@ -51,7 +52,9 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the UI until the user leaves it.
 pub fn run(opts: &Options) -> anyhow::Result<Exit> {
-    let (volumes, first) = backup_at(&opts.media)?;
+    let (scan, first) = backup_at(&opts.media)?;
+    let search = Search::new(host_places()).looking_in(&scan);
+    let volumes = scan.volumes;
     let mountlist = read_mountlist(&first)?;
     let mut protected = vec![opts.media.clone()];
     protected.extend(volumes.iter().map(|v| v.path().to_path_buf()));
@@ -73,13 +76,20 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     let ctx = worker::Context {
         mountlist,
         volumes,
+        search,
         root: opts.root.clone(),
     };
-    let (jobs, handle) = worker::spawn(ctx, news_tx);
-    let result = event_loop(&mut app, opts, &jobs, &news);
+    let worker = worker::spawn(ctx, news_tx);
+    let result = event_loop(&mut app, opts, &worker, &news);
     // The engine thread ends once it has no more jobs (unmounting what a restore left
-    // mounted); a restore it is running is never cut short.
-    drop(jobs);
+    // mounted); a restore it is running is never cut short (a volume it asks for is
+    // skipped: no one is left to answer).
+    let Worker {
+        jobs,
+        answers,
+        handle,
+    } = worker;
+    drop((jobs, answers));
     if handle.join().is_err() {
         anyhow::bail!("the engine thread panicked (see the message above)");
     }
@@ -89,9 +99,10 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
 fn event_loop(
     app: &mut App,
     opts: &Options,
-    jobs: &Sender<Job>,
+    worker: &Worker,
     news: &Receiver<Msg>,
 ) -> anyhow::Result<Exit> {
+    let jobs = &worker.jobs;
     let mut screen = terminal::Screen::enter().context("taking the terminal")?;
     let mut pending: Vec<Msg> = opts.start.map(Msg::Choose).into_iter().collect();
     loop {
@@ -117,6 +128,7 @@ fn event_loop(
                         maps: compare_maps(app),
                     },
                 )?,
+                Command::Volume(answer) => send(&worker.answers, answer)?,
                 Command::Shell => {
                     screen
                         .suspend()
@@ -146,8 +158,9 @@ fn event_loop(
     }
 }
 
-fn send(jobs: &Sender<Job>, job: Job) -> anyhow::Result<()> {
-    jobs.send(job)
+/// A job or an answer to the engine thread.
+fn send<T>(to: &Sender<T>, what: T) -> anyhow::Result<()> {
+    to.send(what)
         .map_err(|_| anyhow::anyhow!("the engine thread has stopped"))
 }
 

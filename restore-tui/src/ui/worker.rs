@@ -7,11 +7,13 @@
 //! them the restored system stays mounted. Should the UI end in between, whatever is
 //! mounted is unmounted when the thread ends.
 
+use super::ask_volume::AskTheUi;
 use super::bridge::{engine_inputs, finish_steps, plan_steps, proposed_fstab, restore_part};
 use crate::engine::apply::{Applier, Event, RealNative};
 use crate::engine::compare::{report_lines, run_compare};
 use crate::engine::plan::{plan, DiskMap, Plan};
-use crate::tui::{Finished, FstabEdit, Msg, PlanRequest, Progress};
+use crate::engine::volumes::Search;
+use crate::tui::{Finished, FstabEdit, Msg, PlanRequest, Progress, VolumeAnswer};
 use rescue_core::compare::{show_path, CompareProgress};
 use rescue_core::error_text::chain;
 use rescue_core::mountlist::Mountlist;
@@ -46,6 +48,8 @@ pub enum Job {
 /// What the engine thread works with.
 pub struct Context {
     pub volumes: Vec<Volume>,
+    /// Where volumes not given are looked for when the restore reaches their sets.
+    pub search: Search,
     /// Where the restored system is mounted.
     pub root: PathBuf,
     /// The mountlist as captured (what compare mounts).
@@ -61,23 +65,42 @@ impl std::fmt::Debug for Context {
     }
 }
 
+/// The engine thread, as the UI holds it.
+#[derive(Debug)]
+pub struct Worker {
+    pub jobs: Sender<Job>,
+    /// Answers to [`Msg::NeedVolume`].
+    pub answers: Sender<VolumeAnswer>,
+    pub handle: JoinHandle<()>,
+}
+
 /// Starts the thread; it ends when the job sender is dropped.
-pub fn spawn(ctx: Context, news: Sender<Msg>) -> (Sender<Job>, JoinHandle<()>) {
+pub fn spawn(ctx: Context, news: Sender<Msg>) -> Worker {
     let (jobs, rx) = channel();
-    let handle = std::thread::spawn(move || serve(ctx, &rx, &news));
-    (jobs, handle)
+    let (answers, answers_rx) = channel();
+    let handle = std::thread::spawn(move || serve(ctx, &rx, &news, answers_rx));
+    Worker {
+        jobs,
+        answers,
+        handle,
+    }
 }
 
 /// Lines of problems sent in one Finished; the rest are counted (the log has them all).
 const MAX_PROBLEMS: usize = 200;
 
-fn serve(ctx: Context, jobs: &Receiver<Job>, news: &Sender<Msg>) {
+fn serve(ctx: Context, jobs: &Receiver<Job>, news: &Sender<Msg>, answers: Receiver<VolumeAnswer>) {
     // A send fails only when the UI is gone; the work is then finished regardless.
     let send = |m: Msg| {
         let _ = news.send(m);
     };
     let runner = RealRunner;
-    let native = RealNative::new(ctx.volumes.clone());
+    let ask = AskTheUi {
+        search: ctx.search.clone(),
+        news: news.clone(),
+        answers,
+    };
+    let native = RealNative::with_source(ctx.volumes.clone(), Box::new(ask));
     let mut built: Option<Plan> = None;
     let mut applier: Option<Applier<'_>> = None;
     for job in jobs {

@@ -1,7 +1,8 @@
 //! 7. Progress: bars, rate, time left, the current file, the log and the errors.
 
-use super::{bar, bold, clock, error, fit, Chrome};
+use super::{bar, bold, boxed, clock, error, fit, wrap, Chrome};
 use crate::tui::app::{App, Mode};
+use crate::tui::msg::VolumeRequest;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -137,5 +138,61 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) -> Chrome {
         }
     }
     frame.render_widget(Paragraph::new(lines), area);
+    if let Some(request) = &p.need_volume {
+        volume_dialog(request, frame, area);
+        return Chrome::new(
+            "Enter look for the volume again  s skip its files (listed as not restored)",
+            None,
+        );
+    }
     Chrome::new("Up/Down/PgUp/PgDn scroll the log  End follow it", None)
+}
+
+/// Asks for a volume: what it is, where it may be put, what was seen instead.
+fn volume_dialog(r: &VolumeRequest, frame: &mut Frame, area: Rect) {
+    let width = area.width.min(72);
+    let text_width = width.saturating_sub(4) as usize;
+    let mut text = vec![
+        format!("The restore needs {} of backup {}.", r.name, r.backup_id),
+        String::new(),
+    ];
+    let mut put = format!("Insert or attach the disc or stick labelled {}", r.label);
+    if let Some(dir) = &r.dir {
+        put.push_str(&format!(", or copy the volume into {dir}"));
+    }
+    put.push_str(", then press Enter.");
+    text.push(put);
+    if r.looked_again > 0 {
+        text.push(String::new());
+        let times = if r.looked_again == 1 {
+            "once".to_string()
+        } else {
+            format!("{} times", r.looked_again)
+        };
+        text.push(format!("Not found (looked again {times})."));
+        text.extend(r.seen.iter().map(|s| format!("Seen: {s}")));
+    }
+    text.push(String::new());
+    text.push("s goes on without it: its files are listed as not restored.".into());
+    let mut lines: Vec<Line> = Vec::new();
+    for t in &text {
+        if t.is_empty() {
+            lines.push(Line::from(""));
+        }
+        lines.extend(wrap(t, text_width).into_iter().map(Line::from));
+    }
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let dialog = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let inner = boxed(frame, dialog, "A volume is needed");
+    let inside = Rect {
+        x: inner.x + 1,
+        width: inner.width.saturating_sub(2),
+        ..inner
+    };
+    frame.render_widget(Paragraph::new(lines), inside);
 }
