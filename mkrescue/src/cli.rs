@@ -3,6 +3,7 @@
 use crate::create::{self, CreateArgs};
 use crate::mountlist_cmd::{self, MountlistArgs};
 use crate::probe::SystemPaths;
+use crate::rehearse::{self, RehearseArgs};
 use crate::verify::{self, VerifyArgs};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,6 +57,21 @@ enum Command {
                       problem or difference."
     )]
     Verify(VerifyArgs),
+
+    /// Rehearse a restore in QEMU: boot the media against blank disks, nuke, verify every
+    /// file, and (--boot-check) boot the restored disks
+    #[command(
+        long_about = "Rehearse a restore in QEMU, before anyone needs it: boot the media (BIOS \
+                      or UEFI, through their own boot menu) against blank virtual disks sized \
+                      from the mountlist (or --disk-size), run an unattended nuke restore, \
+                      verify every restored file against the backup's catalog inside the \
+                      rescue system, and with --boot-check boot the restored disks alone and \
+                      check that the restored system starts. Prints a report (each phase with \
+                      its time, files and bytes restored, the verification, the serial logs) \
+                      and writes it as JSON with --report. Exit status 0 only when everything \
+                      passed; a hang is a failure after a time limit, never a stuck process."
+    )]
+    Rehearse(Box<RehearseArgs>),
 }
 
 /// Where the kernel's views are, for capturing from a copy of another system's (hidden:
@@ -101,6 +117,7 @@ pub fn main() -> i32 {
         Command::Mountlist(args) => mountlist_cmd::run(&args),
         Command::Create(args) => create::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Rehearse(args) => rehearse::run(&args),
     };
     match result {
         Ok(code) => code,

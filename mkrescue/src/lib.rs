@@ -11,6 +11,7 @@ pub mod iso;
 pub mod mountlist_cmd;
 pub mod output;
 pub mod probe;
+pub mod rehearse;
 pub mod skel;
 pub mod verify;
 pub mod volume_writer;

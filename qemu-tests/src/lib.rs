@@ -2,10 +2,10 @@
 //! restore-tui, mkrescue, the media), a VM guard that is always killed, and waiting for a
 //! line on the serial console.
 
+pub mod machines;
 mod prerequisites;
-mod vm;
 
+pub use mkrescue::rehearse::vm::{tail, Accel, Firmware, Vm, VmOptions};
 pub use prerequisites::{
     media, mkrescue_bin, mkrescue_create, require_qemu, restore_tui_bin, test_kernel, Media,
 };
-pub use vm::{Firmware, Vm, VmOptions};

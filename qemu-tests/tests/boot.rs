@@ -20,17 +20,18 @@ fn boot(firmware: Firmware, attach: Attach) {
         return;
     }
     let media = media(&[]).expect("making the rescue media");
-    let iso = Some(media.iso.clone());
-    let (cdrom, boot_disk) = match attach {
-        Attach::Cdrom => (iso, None),
-        Attach::Disk => (None, iso),
+    let iso = media.iso.clone();
+    let (cdroms, boot_disk) = match attach {
+        Attach::Cdrom => (vec![iso], None),
+        Attach::Disk => (Vec::new(), Some(iso)),
     };
     let opts = VmOptions {
         firmware,
-        cdrom,
+        cdroms,
         boot_disk,
         blank_disks: vec![256 * MIB; BLANK_DISKS],
         memory_mb: 512,
+        ..VmOptions::default()
     };
     let mut vm = Vm::start(&opts).expect("starting QEMU");
     let ready = format!("restore-tui: ready (media {}", media.label);
@@ -73,7 +74,7 @@ fn the_guest_kernel_reads_rock_ridge_names() {
     }
     let media = media(&[]).expect("making the rescue media");
     let mut vm = Vm::start(&VmOptions {
-        cdrom: Some(media.iso.clone()),
+        cdroms: vec![media.iso.clone()],
         ..VmOptions::default()
     })
     .expect("starting QEMU");

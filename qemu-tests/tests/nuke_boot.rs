@@ -127,10 +127,10 @@ fn an_unattended_nuke_restores_onto_a_blank_disk_and_powers_off() {
 
     let mut vm = Vm::start(&VmOptions {
         firmware: Firmware::Bios,
-        cdrom: Some(iso),
-        boot_disk: None,
+        cdroms: vec![iso],
         blank_disks: vec![DISK],
         memory_mb: 768,
+        ..VmOptions::default()
     })
     .expect("starting QEMU");
     let log = vm

@@ -13,6 +13,7 @@ pub mod iso9660;
 pub mod media;
 pub mod mountinfo;
 pub mod mountlist;
+pub mod rehearsal;
 pub mod restore_files;
 pub mod runner;
 pub mod size;

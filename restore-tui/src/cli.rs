@@ -89,6 +89,12 @@ struct Cli {
     #[arg(long)]
     dry_run: bool,
 
+    /// With --mode nuke: afterwards mount the restored disks read-only (at --target-root)
+    /// and compare every file with the backup's catalog; differences the restore makes on
+    /// purpose (fstab, its log, the boot loader) are listed apart, any other fails the run
+    #[arg(long, requires = "mode")]
+    verify: bool,
+
     /// With --mode compare: how many paths to name in each list (the rest are counted)
     #[arg(long, value_name = "N", default_value_t = 20)]
     show: usize,
@@ -200,6 +206,12 @@ fn usage_error(message: &str) -> i32 {
 }
 
 fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
+    if cli.verify && mode != Mode::Nuke {
+        return Ok(usage_error(
+            "--verify checks a nuke: it goes with --mode nuke (--mode compare compares \
+             the disks by itself)",
+        ));
+    }
     match mode {
         Mode::Nuke => {
             let Some(media) = &cli.media else {
@@ -214,7 +226,7 @@ fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
                 ));
             }
             let resize: ResizeMode = cli.resize.parse()?;
-            crate::engine::nuke::run(&crate::engine::nuke::Request {
+            let request = crate::engine::nuke::Request {
                 media: media.clone(),
                 disk_map: cli.disk_map.clone(),
                 resize,
@@ -222,7 +234,8 @@ fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
                 yes: cli.yes,
                 dry_run: cli.dry_run,
                 boot_loader: cli.boot_loader,
-            })
+            };
+            crate::engine::nuke::run(&request, cli.verify)
         }
         Mode::Interactive => {
             let Some(media) = &cli.media else {

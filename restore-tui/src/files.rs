@@ -93,15 +93,21 @@ fn confirm() -> anyhow::Result<bool> {
 /// Every set-level problem, entry that could not be restored and content mismatch, on
 /// stderr, one a line.
 pub fn print_problems(r: &RestoreReport) {
-    for (title, list) in [
+    for line in problem_lines(r) {
+        eprintln!("{line}");
+    }
+}
+
+/// The lines [`print_problems`] prints.
+pub fn problem_lines(r: &RestoreReport) -> Vec<String> {
+    [
         ("problem", &r.problems),
         ("not restored", &r.failed),
         ("content differs from the backup", &r.mismatched),
-    ] {
-        for item in list {
-            eprintln!("{title}: {item}");
-        }
-    }
+    ]
+    .into_iter()
+    .flat_map(|(title, list)| list.iter().map(move |item| format!("{title}: {item}")))
+    .collect()
 }
 
 fn print_report(r: &RestoreReport) {

@@ -310,6 +310,79 @@ fn nuke_without_media_fails_and_powers_off() {
         !out.contains("[s] shell"),
         "no menu before powering off:\n{out}"
     );
+    assert!(
+        !out.contains("rehearsal-report"),
+        "no rehearsal, no report:\n{out}"
+    );
+}
+
+/// Where the qemu_fw_cfg module shows the item `mkrescue rehearse` passes with QEMU's
+/// `-fw_cfg name=opt/mkrescue/cmdline,string=...`.
+const FW_CFG_ITEM: &str = "sys/firmware/qemu_fw_cfg/by_name/opt/mkrescue/cmdline/raw";
+
+/// A rehearsal's options come through QEMU's fw_cfg, after the kernel command line's: they
+/// win (interactive becomes nuke), the console moves (test mode only says so), and the one
+/// report line comes after the nuke's line and before the power off.
+#[test]
+fn options_from_the_host_make_a_rehearsal_nuke_that_reports() {
+    let root = rescue_root("rescue.wait=0 rescue.mode=interactive rescue.colour=blue");
+    let item = root.path().join(FW_CFG_ITEM);
+    fs::create_dir_all(item.parent().unwrap()).unwrap();
+    // As QEMU's string= gives it: a C string.
+    fs::write(
+        &item,
+        "rescue.mode=nuke rescue.yes rescue.verify rescue.poweroff rescue.console=ttyS0 \
+         rescue.disk-map=/dev/sda=/dev/vda\0",
+    )
+    .unwrap();
+    let (out, code) = run_init(root.path(), "");
+    assert_eq!(code, 0, "{out}");
+    assert_lines_in_order(
+        &out,
+        &[
+            "restore-tui: warning: kernel command line: rescue.colour=blue: unknown option, ignored",
+            "restore-tui: mode interactive",
+            "restore-tui: options from the host (QEMU fw_cfg): rescue.mode=nuke rescue.yes \
+             rescue.verify rescue.poweroff rescue.console=ttyS0 rescue.disk-map=/dev/sda=/dev/vda",
+            "restore-tui: mode nuke",
+            "restore-tui: test mode: rescue.console=ttyS0: would put stdin, stdout and stderr \
+             on /dev/ttyS0",
+            "restore-tui: ready (no media found, 2 disks)",
+            "Mode      nuke (rescue.yes rescue.verify rescue.poweroff)",
+            "Disk map  /dev/sda=/dev/vda",
+            "restore-tui: nuke finished: FAILED (no media found)",
+            "restore-tui: verify: not run (the nuke failed)",
+            "restore-tui: rehearsal-report {\"version\":1,\"backup_id\":\"\",\
+             \"restore\":{\"ok\":false,\"seconds\":0.0,\"files\":0,\"bytes\":0,\"sets\":0,\
+             \"problems\":[\"no media found\"]},\
+             \"verify\":{\"ran\":false,\"ok\":false,\"seconds\":0.0,\"files\":0,\"bytes\":0,\
+             \"differences\":[],\"expected\":[],\"more_differences\":0}}",
+            "restore-tui: power off",
+        ],
+    );
+    // The command line's warnings are said once, not again with the host's options.
+    assert_eq!(out.matches("rescue.colour=blue").count(), 1, "{out}");
+    assert_eq!(out.matches("rehearsal-report").count(), 1, "{out}");
+}
+
+/// An item that is there but cannot be read is a warning; the command line stands.
+#[test]
+fn an_unreadable_fw_cfg_item_is_a_warning() {
+    let root = rescue_root("rescue.wait=0 rescue.mode=compare");
+    fs::create_dir_all(root.path().join(FW_CFG_ITEM)).unwrap();
+    let (out, code) = run_init(root.path(), "");
+    assert_eq!(code, 0, "{out}");
+    assert_lines_in_order(
+        &out,
+        &[
+            "restore-tui: mode compare",
+            "restore-tui: warning: reading the options from the host \
+             (/sys/firmware/qemu_fw_cfg/by_name/opt/mkrescue/cmdline/raw): \
+             Is a directory (os error 21)",
+            "Mode      compare",
+        ],
+    );
+    assert!(!out.contains("options from the host (QEMU"), "{out}");
 }
 
 /// In test mode the nuke is a dry run: the plan from the media's mountlist onto the disk

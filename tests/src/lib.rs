@@ -900,8 +900,8 @@ pub fn blkid_probe(device: &str) -> BTreeMap<String, String> {
 }
 
 /// Asserts that `dev` holds the filesystem `fs` of a mountlist, as a restore must leave it:
-/// blkid's TYPE, UUID and LABEL (`blkid`: [`blkid_probe`] of `dev`) are `fs`'s, and an
-/// ext2/3/4 one is clean (`e2fsck -fn`).
+/// blkid's TYPE, UUID and LABEL (`blkid`: [`blkid_probe`] of `dev`) are `fs`'s, and the
+/// filesystem is clean: `e2fsck -fn` (ext2/3/4), `xfs_repair -n` (xfs), `fsck.fat -n` (vfat).
 #[track_caller]
 pub fn assert_restored_filesystem(
     dev: &str,
@@ -915,9 +915,15 @@ pub fn assert_restored_filesystem(
     );
     assert_eq!(blkid.get("UUID"), fs.uuid.as_ref(), "{dev}: {blkid:?}");
     assert_eq!(blkid.get("LABEL"), fs.label.as_ref(), "{dev}: {blkid:?}");
-    if fs.fs_type.is_ext() {
-        let fsck = output(command("e2fsck").arg("-fn").arg(dev));
-        assert!(fsck.success(), "e2fsck -fn {dev}: {}", fsck.report());
+    let fsck = match fs.fs_type {
+        ref t if t.is_ext() => Some(("e2fsck", "-fn")),
+        rescue_core::mountlist::FsType::Xfs => Some(("xfs_repair", "-n")),
+        rescue_core::mountlist::FsType::Vfat => Some(("fsck.fat", "-n")),
+        _ => None,
+    };
+    if let Some((tool, flag)) = fsck {
+        let out = output(command(tool).arg(flag).arg(dev));
+        assert!(out.success(), "{tool} {flag} {dev}: {}", out.report());
     }
 }
 

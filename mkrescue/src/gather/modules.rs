@@ -69,8 +69,12 @@ pub const BUILTIN_SET: &[&str] = &[
     "btrfs",
     "nls_cp437",
     "nls_iso8859_1",
+    // vfat's default iocharset on Debian's kernels ("ascii").
+    "nls_ascii",
     "nls_utf8",
     "efivarfs",
+    // Rehearsals pass their options through QEMU's fw_cfg.
+    "qemu_fw_cfg",
     // A console keyboard.
     "atkbd",
     "i8042",

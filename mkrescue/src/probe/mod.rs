@@ -112,13 +112,10 @@ pub fn capture(root: &Path, paths: &SystemPaths, captured_at: u64) -> anyhow::Re
         ));
     }
 
+    let esp = choose_esp(&disks);
     let boot = Boot {
-        mode: if sysfs.efi_firmware() {
-            BootMode::Uefi
-        } else {
-            BootMode::Bios
-        },
-        esp: choose_esp(&disks),
+        mode: boot_mode(&root, sysfs.efi_firmware(), esp.is_some()),
+        esp,
     };
     Ok(Mountlist {
         version: MOUNTLIST_VERSION,
@@ -252,6 +249,22 @@ fn in_dev_dir(path: &Path, dev_dir: &Path) -> PathBuf {
 
 /// The ESP the system boots from: the one mounted (or listed in fstab) at /boot/efi or
 /// /efi, else the first one found.
+/// The running host boots as its firmware says. A system captured under `--root` is
+/// another one (a disk being prepared, a machine image): it boots with UEFI when it has an
+/// EFI System Partition, else with BIOS.
+fn boot_mode(root: &Path, efi_firmware: bool, has_esp: bool) -> BootMode {
+    let uefi = if root == Path::new("/") {
+        efi_firmware
+    } else {
+        has_esp
+    };
+    if uefi {
+        BootMode::Uefi
+    } else {
+        BootMode::Bios
+    }
+}
+
 fn choose_esp(disks: &[Disk]) -> Option<String> {
     let esps: Vec<_> = disks
         .iter()
@@ -285,4 +298,19 @@ fn hostname(root: &Path, proc_dir: &Path) -> String {
 
 fn read_text(path: &Path) -> anyhow::Result<String> {
     fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_host_boots_as_its_firmware_another_root_as_its_esp_says() {
+        let host = Path::new("/");
+        assert_eq!(boot_mode(host, true, false), BootMode::Uefi);
+        assert_eq!(boot_mode(host, false, true), BootMode::Bios);
+        let other = Path::new("/mnt/src");
+        assert_eq!(boot_mode(other, false, true), BootMode::Uefi);
+        assert_eq!(boot_mode(other, true, false), BootMode::Bios);
+    }
 }

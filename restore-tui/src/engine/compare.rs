@@ -52,6 +52,8 @@ pub struct CompareOutcome {
     /// What was mounted, the report ([`report_lines`]) and anything that went wrong while
     /// unmounting: the lines to show, in order.
     pub lines: Vec<String>,
+    /// The first of `lines` alone: what was mounted, or left out for a missing mount point.
+    pub mounts: Vec<String>,
     /// Filesystems that could not be unmounted again.
     pub problems: Vec<String>,
 }
@@ -80,18 +82,34 @@ impl RoMount<'_> {
     }
 
     /// `ro` alone still lets ext3/4 replay its journal and xfs its log, which writes to
-    /// the disk: `noload` and `norecovery` keep a compare from writing anything.
-    pub fn mount_options(&self) -> &'static str {
+    /// the disk: `noload` and `norecovery` keep a compare from writing anything. FAT keeps
+    /// no owners or modes: the backed-up system's mount options made them, so those are
+    /// given again (else every file of an ESP mounted with umask=0077 differs in mode).
+    pub fn mount_options(&self) -> String {
         match self.fs.fs_type.as_str() {
-            "ext3" | "ext4" => "ro,noload",
-            "xfs" => "ro,norecovery",
-            _ => "ro",
+            "ext3" | "ext4" => "ro,noload".into(),
+            "xfs" => "ro,norecovery".into(),
+            "vfat" => {
+                let shaping = |o: &&str| {
+                    let key = o.split('=').next().unwrap_or(o);
+                    matches!(
+                        key,
+                        "uid" | "gid" | "umask" | "fmask" | "dmask" | "showexec"
+                    )
+                };
+                let given = self.fs.mount_options.as_deref().unwrap_or("");
+                std::iter::once("ro")
+                    .chain(given.split(',').filter(shaping))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+            _ => "ro".into(),
         }
     }
 
     pub fn mount_cmd(&self) -> Cmd {
         Cmd::new("mount")
-            .args(["-o", self.mount_options(), "-t", self.fs.fs_type.as_str()])
+            .args(["-o", &self.mount_options(), "-t", self.fs.fs_type.as_str()])
             .arg(&self.device)
             .arg(&self.dir)
             .describe(format!(
@@ -191,11 +209,13 @@ pub fn run_compare(
         // What is still mounted first: it needs the user's hand now.
         Err(e) => return Err(e.context(problems.join("; "))),
     };
+    let mounts = lines.clone();
     lines.extend(report_lines(&report, show));
     lines.extend(problems.iter().map(|p| format!("problem: {p}")));
     Ok(CompareOutcome {
         report,
         lines,
+        mounts,
         problems,
     })
 }
@@ -482,6 +502,35 @@ mod tests {
         // Unmapped, a disk keeps its name.
         let same = ro_mounts(&ml, &[], Path::new("/r"));
         assert_eq!(same[0].device, "/dev/vdzy2");
+    }
+
+    #[test]
+    fn fat_is_mounted_with_the_owner_and_masks_it_had() {
+        let mut fs = Filesystem::new(FsType::parse("vfat"));
+        fs.mount_point = Some("/boot/efi".into());
+        fs.mount_options = Some(
+            "rw,relatime,fmask=0077,dmask=0077,codepage=437,iocharset=ascii,shortname=mixed,\
+             utf8,errors=remount-ro"
+                .into(),
+        );
+        fn esp(fs: &Filesystem) -> RoMount<'_> {
+            RoMount {
+                device: "/dev/vda1".into(),
+                dir: PathBuf::from("/mnt/verify/boot/efi"),
+                fs,
+            }
+        }
+        assert_eq!(
+            esp(&fs).mount_cmd().to_string(),
+            "mount -o ro,fmask=0077,dmask=0077 -t vfat /dev/vda1 /mnt/verify/boot/efi"
+        );
+        fs.mount_options = Some("rw,uid=1000,gid=100,umask=022,showexec,quiet".into());
+        assert_eq!(
+            esp(&fs).mount_options(),
+            "ro,uid=1000,gid=100,umask=022,showexec"
+        );
+        fs.mount_options = None;
+        assert_eq!(esp(&fs).mount_options(), "ro");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod nuke;
 pub mod partition;
 pub mod plan;
 pub mod safety;
+pub mod verify;
 pub mod volumes;
 
 pub use apply::{

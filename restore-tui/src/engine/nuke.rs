@@ -5,11 +5,13 @@
 //! is large enough), refuses targets in use, prints the plan, asks for the word "nuke"
 //! (or the target disks' names) unless `--yes`, applies it and prints a summary. Volumes
 //! not at the media are looked for on the attached devices when the restore reaches them,
-//! and asked for (see [`super::volumes`]).
+//! and asked for (see [`super::volumes`]). With `--verify` the restored disks are then
+//! compared with the catalog ([`super::verify`]).
 
 use super::apply::{apply, DryNative, Event, RealNative};
 use super::plan::{plan, Choices, DiskMap, Plan};
 use super::safety::{check_targets, SystemPaths};
+use super::verify::{self, BootLoaderWatch, Expectations, Restored};
 use super::volumes::{host_places, scan_at, Ask, Finder, Search};
 use crate::init::console::{self, Input};
 use crate::init::media::Places;
@@ -18,7 +20,7 @@ use rescue_core::media::MOUNTLIST_PATH;
 use rescue_core::mountlist::disk_map::DiskMapSpec;
 use rescue_core::mountlist::resize::{ResizeMode, TargetDisk};
 use rescue_core::mountlist::{self, Mountlist};
-use rescue_core::restore_files::VolumeSource;
+use rescue_core::restore_files::{RestoreReport, VolumeSource};
 use rescue_core::runner::{DryRun, RealRunner};
 use rescue_core::size::format_bytes;
 use rescue_core::volume::Volume;
@@ -57,13 +59,91 @@ impl Default for Env {
     }
 }
 
-/// Runs the nuke on this host; the exit code: 0 when everything was restored, 1 otherwise.
-pub fn run(req: &Request) -> anyhow::Result<i32> {
-    run_in(req, &Env::default())
+/// What a nuke did: for its exit code, a verification and the rehearsal report.
+#[derive(Debug)]
+pub struct NukeOutcome {
+    /// 0 when everything was restored (or the dry run went through), 1 otherwise.
+    pub code: i32,
+    pub backup_id: String,
+    /// What the file restore did, once it ran.
+    pub restore: Option<RestoreReport>,
+    /// Problems that did not stop the restore but leave it incomplete.
+    pub problems: Vec<String>,
+    /// What a verification needs: only when the restore ran to its end.
+    pub restored: Option<Restored>,
+}
+
+impl NukeOutcome {
+    /// Nothing was written (a dry run, or not confirmed).
+    fn nothing_written(code: i32, backup_id: String) -> NukeOutcome {
+        NukeOutcome {
+            code,
+            backup_id,
+            restore: None,
+            problems: Vec::new(),
+            restored: None,
+        }
+    }
+
+    /// The restore's problems as printed: each file or set that went wrong, then what is
+    /// left incomplete.
+    pub fn problem_lines(&self) -> Vec<String> {
+        let mut lines = self
+            .restore
+            .as_ref()
+            .map(crate::files::problem_lines)
+            .unwrap_or_default();
+        lines.extend(self.problems.iter().map(|p| format!("problem: {p}")));
+        lines
+    }
+}
+
+/// Runs the nuke on this host, then with `verify` compares the restored disks with the
+/// catalog (read-only, mounted at the target root again); the exit code: 0 when
+/// everything was restored (and verified), 1 otherwise.
+pub fn run(req: &Request, verify: bool) -> anyhow::Result<i32> {
+    let outcome = run_in(req, &Env::default())?;
+    if !verify {
+        return Ok(outcome.code);
+    }
+    let Some(restored) = outcome.restored.as_ref().filter(|_| outcome.code == 0) else {
+        println!(
+            "verify: not run ({})",
+            if req.dry_run {
+                "a dry run writes nothing to verify"
+            } else {
+                "the restore did not succeed"
+            }
+        );
+        return Ok(outcome.code);
+    };
+    println!();
+    println!(
+        "verify: comparing the restored disks with the backup's catalog, read-only at {}",
+        req.root.display()
+    );
+    let verification = verify::verify(restored, &req.root, &RealRunner);
+    // Printed without the rescue system's "restore-tui: " prefix, like "done: ...".
+    match verification {
+        Ok(v) => {
+            for line in v.lines() {
+                println!("{line}");
+            }
+            println!("{}", v.finished_line());
+            Ok(if v.ok() { 0 } else { 1 })
+        }
+        Err(e) => {
+            println!(
+                "verify finished: FAILED ({})",
+                format!("{e:#}").replace('\n', " ")
+            );
+            Ok(1)
+        }
+    }
 }
 
 /// Runs the nuke with the devices of `env`.
-pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<i32> {
+pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<NukeOutcome> {
     let mut scan = scan_at(&req.media)?;
     let mut volumes = std::mem::take(&mut scan.volumes);
     let mut finder = Finder::new(
@@ -89,6 +169,7 @@ pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<i32> {
     };
     let ml = read_mountlist(&first)?;
     let m = first.manifest();
+    let backup_id = m.backup_id.clone();
     println!(
         "backup {} of {} ({} volume(s) found, {} set(s))",
         m.backup_id,
@@ -127,26 +208,28 @@ pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<i32> {
             bail!("the dry run stopped: {e}");
         }
         println!("dry run: nothing was written");
-        return Ok(0);
+        return Ok(NukeOutcome::nothing_written(0, backup_id));
     }
     if !req.yes && !confirm(&plan)? {
         println!("not confirmed: nothing was written");
-        return Ok(1);
+        return Ok(NukeOutcome::nothing_written(1, backup_id));
     }
     let native = RealNative::with_source(volumes, Box::new(finder));
     let started = std::time::Instant::now();
     let mut sets_told = 0;
+    let mut boot_loader = BootLoaderWatch::default();
     let result = apply(&plan, &RealRunner, &native, &mut |e| {
+        boot_loader.see(&e);
         print_event(e, &mut sets_told)
     });
+    let seconds = started.elapsed().as_secs_f64();
     match result {
-        Ok(outcome) => {
+        Ok(mut outcome) => {
             println!();
             println!(
-                "restored {} onto {} in {:.1} s",
+                "restored {} onto {} in {seconds:.1} s",
                 plan.original.host.hostname,
                 plan.target_disks().join(", "),
-                started.elapsed().as_secs_f64()
             );
             if let Some(r) = &outcome.restore {
                 println!(
@@ -167,12 +250,26 @@ pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<i32> {
                 "  the log is in {}",
                 choices.root.join(&choices.log_file).display()
             );
-            Ok(if outcome.clean() {
+            let code = if outcome.clean() {
                 println!("done: every step succeeded");
                 0
             } else {
                 eprintln!("done, with problems: see above");
                 1
+            };
+            let expected = Expectations::of(&plan, &outcome, boot_loader.ran());
+            Ok(NukeOutcome {
+                code,
+                backup_id,
+                restore: outcome.restore.take(),
+                problems: std::mem::take(&mut outcome.problems),
+                restored: Some(Restored {
+                    // The volumes at the media; the catalog is on volume 1, among them.
+                    volumes: native.volumes,
+                    mountlist: ml,
+                    maps,
+                    expected,
+                }),
             })
         }
         Err(e) => {

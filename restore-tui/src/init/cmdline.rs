@@ -56,6 +56,11 @@ pub struct Options {
     pub disk_map: Vec<(String, String)>,
     /// `rescue.wait=SECONDS`: how long to wait for the boot media.
     pub wait: Duration,
+    /// `rescue.console=NAME`: the terminal under /dev (`ttyS0`) to use as the console from
+    /// the start-up on, whatever the boot menu made /dev/console.
+    pub console: Option<String>,
+    /// `rescue.verify`: after a nuke, compare the restored disks with the backup's catalog.
+    pub verify: bool,
     /// Options that were not understood, one sentence each.
     pub warnings: Vec<String>,
 }
@@ -70,6 +75,8 @@ impl Default for Options {
             debug: false,
             disk_map: Vec::new(),
             wait: DEFAULT_WAIT,
+            console: None,
+            verify: false,
             warnings: Vec::new(),
         }
     }
@@ -134,10 +141,11 @@ pub fn parse(cmdline: &str) -> Options {
                     o.mode
                 )),
             },
-            "yes" | "poweroff" | "debug" => match flag(value) {
+            "yes" | "poweroff" | "debug" | "verify" => match flag(value) {
                 Some(on) => match key.as_str() {
                     "yes" => o.yes = on,
                     "poweroff" => o.poweroff = on,
+                    "verify" => o.verify = on,
                     _ => o.debug = on,
                 },
                 None => o.warnings.push(format!(
@@ -146,6 +154,9 @@ pub fn parse(cmdline: &str) -> Options {
             },
             "disk-map" => match value.and_then(|v| v.split_once('=')) {
                 Some((old, new)) if !old.is_empty() && !new.is_empty() => {
+                    // A later map of the same disk wins, as options from the host must.
+                    let disk = |d: &str| d.trim_start_matches("/dev/").to_string();
+                    o.disk_map.retain(|(was, _)| disk(was) != disk(old));
                     o.disk_map.push((old.to_string(), new.to_string()));
                 }
                 _ => o
@@ -159,10 +170,34 @@ pub fn parse(cmdline: &str) -> Options {
                     o.wait.as_secs()
                 )),
             },
+            "console" => match value.and_then(console_name) {
+                Some(name) => o.console = Some(name),
+                None => o.warnings.push(format!(
+                    "{param}: expected the name of a terminal under /dev, such as ttyS0; \
+                     keeping the console"
+                )),
+            },
             _ => o.warnings.push(format!("{param}: unknown option, ignored")),
         }
     }
     o
+}
+
+/// The options of the kernel command line with `extra` appended (rehearsals pass theirs
+/// through QEMU's fw_cfg): parsed as one line, so the extra ones win where both say.
+pub fn parse_with_extra(cmdline: &str, extra: &str) -> Options {
+    parse(&format!("{} {extra}", cmdline.trim_end()))
+}
+
+/// `ttyS0` or `/dev/ttyS0` -> `ttyS0`: a plain name under /dev, nothing that climbs out of
+/// it.
+fn console_name(value: &str) -> Option<String> {
+    let name = value.trim();
+    let name = name.strip_prefix("/dev/").unwrap_or(name);
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    (plain && !name.is_empty() && !name.starts_with('.')).then(|| name.to_string())
 }
 
 fn flag(value: Option<&str>) -> Option<bool> {
@@ -191,7 +226,7 @@ mod tests {
         let o = parse(
             "initrd=/boot/initrd.gz rescue.label=RESCUE_1A2B3C4D rescue.mode=nuke rescue.yes \
              rescue.poweroff rescue.disk-map=vda=vdb rescue.disk_map=/dev/sda=/dev/nvme0n1 \
-             rescue.debug rescue.wait=30 console=ttyS0",
+             rescue.debug rescue.wait=30 console=ttyS0 rescue.console=/dev/ttyS1 rescue.verify",
         );
         assert_eq!(o.label.as_deref(), Some("RESCUE_1A2B3C4D"));
         assert_eq!(o.mode, Mode::Nuke);
@@ -204,7 +239,59 @@ mod tests {
             ]
         );
         assert_eq!(o.wait, Duration::from_secs(30));
+        assert_eq!(o.console.as_deref(), Some("ttyS1"));
+        assert!(o.verify);
         assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+    }
+
+    #[test]
+    fn console_names_stay_under_dev() {
+        for (given, want) in [
+            ("ttyS0", Some("ttyS0")),
+            ("/dev/hvc0", Some("hvc0")),
+            ("ttyUSB0", Some("ttyUSB0")),
+            ("", None),
+            ("../sda", None),
+            ("pts/0", None),
+            ("..", None),
+            ("ttyS0,115200", None),
+        ] {
+            let o = parse(&format!("rescue.console={given}"));
+            assert_eq!(o.console.as_deref(), want, "rescue.console={given}");
+            assert_eq!(o.warnings.len(), usize::from(want.is_none()), "{given}");
+        }
+        let o = parse("rescue.console");
+        assert_eq!(o.console, None);
+        assert!(
+            o.warnings[0].contains("keeping the console"),
+            "{:?}",
+            o.warnings
+        );
+    }
+
+    #[test]
+    fn options_from_the_host_come_after_the_command_line_and_win() {
+        let o = parse_with_extra(
+            "BOOT_IMAGE=/boot/vmlinuz rescue.mode=interactive rescue.wait=5 \
+             rescue.disk-map=sda=sdb rescue.disk-map=sdc=sdd rescue.verify=0\n",
+            "rescue.mode=nuke rescue.yes rescue.verify rescue.console=ttyS0 \
+             rescue.disk-map=/dev/sda=/dev/vda",
+        );
+        assert_eq!(o.mode, Mode::Nuke);
+        assert!(o.yes && o.verify);
+        assert_eq!(o.wait, Duration::from_secs(5), "kept from the command line");
+        assert_eq!(o.console.as_deref(), Some("ttyS0"));
+        // A map of the same disk replaces the command line's; others add up.
+        assert_eq!(
+            o.disk_map,
+            vec![
+                ("sdc".to_string(), "sdd".to_string()),
+                ("/dev/sda".to_string(), "/dev/vda".to_string())
+            ]
+        );
+        assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+        // Nothing extra: the command line alone.
+        assert_eq!(parse_with_extra("rescue.yes\n", ""), parse("rescue.yes"));
     }
 
     #[test]

@@ -74,12 +74,24 @@ pub fn reopen_if_needed(console: &Path) -> anyhow::Result<bool> {
     if valid {
         return Ok(false);
     }
+    reopen_on(console)?;
+    Ok(true)
+}
+
+/// Opens the terminal `tty` onto stdin, stdout and stderr (`rescue.console=`). A device
+/// that is no terminal is refused, and the console stays as it was.
+pub fn reopen_on(tty: &Path) -> anyhow::Result<()> {
     let fd = rustix::fs::open(
-        console,
+        tty,
         OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .with_context(|| format!("opening {}", console.display()))?;
+    .with_context(|| format!("opening {}", tty.display()))?;
+    if !termios::isatty(&fd) {
+        anyhow::bail!("{} is not a terminal", tty.display());
+    }
+    // What was written so far reaches the old console before it is let go.
+    drain();
     rustix::stdio::dup2_stdin(&fd).context("putting the console on stdin")?;
     rustix::stdio::dup2_stdout(&fd).context("putting the console on stdout")?;
     rustix::stdio::dup2_stderr(&fd).context("putting the console on stderr")?;
@@ -87,7 +99,19 @@ pub fn reopen_if_needed(console: &Path) -> anyhow::Result<bool> {
         // The open itself landed on a standard descriptor: it must stay open.
         let _ = fd.into_raw_fd();
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Waits until what was written to stdout has left the terminal (a serial port sends it
+/// slowly, and a power off would cut it short). Not a terminal: nothing to wait for.
+pub fn drain() {
+    if let Err(e) = termios::tcdrain(rustix::stdio::stdout()) {
+        if e != rustix::io::Errno::NOTTY && e != rustix::io::Errno::BADF {
+            say(format_args!(
+                "warning: waiting for the console to send its output: {e}"
+            ));
+        }
+    }
 }
 
 /// Puts the console's line discipline back to what a line-based menu needs (canonical

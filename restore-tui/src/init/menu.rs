@@ -148,6 +148,8 @@ pub fn power(what: Power, pid1: bool) -> Option<i32> {
     }
     rustix::fs::sync();
     say(word);
+    // A serial console is still sending the last lines (a rehearsal's report).
+    console::drain();
     let cmd = match what {
         Power::Reboot => RebootCommand::Restart,
         Power::Off => RebootCommand::PowerOff,

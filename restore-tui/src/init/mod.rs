@@ -10,6 +10,7 @@
 pub mod blockdevs;
 pub mod cmdline;
 pub mod console;
+pub mod fw_cfg;
 pub mod interactive;
 pub mod manifest;
 pub mod media;
@@ -17,6 +18,7 @@ pub mod menu;
 pub mod modules;
 pub mod mounts;
 pub mod nuke;
+pub mod rehearsal;
 pub mod shell;
 pub mod status;
 
@@ -127,8 +129,16 @@ fn start(cfg: &Config, boot: &mut Boot) {
             cfg.root.display()
         ));
     }
-    boot.options = read_cmdline(cfg);
+    let cmdline = read_cmdline(cfg);
+    boot.options = cmdline::parse(&cmdline);
+    say_options(&boot.options, 0);
     load_modules(cfg, boot.options.debug);
+    // The qemu_fw_cfg module is loaded now: the host's options, then where they say the
+    // console is, before anything else is said.
+    read_host_options(cfg, &cmdline, boot);
+    if let Some(name) = boot.options.console.clone() {
+        use_console(cfg, &name, boot);
+    }
     find_media(cfg, boot);
     read_tools(cfg, boot);
     list_disks(cfg, boot);
@@ -161,16 +171,18 @@ fn setup_pid1() {
     }
 }
 
-fn read_cmdline(cfg: &Config) -> cmdline::Options {
+/// The kernel command line; empty (after saying why) when it cannot be read.
+fn read_cmdline(cfg: &Config) -> String {
     let path = cfg.path("/proc/cmdline");
-    let options = match std::fs::read_to_string(&path) {
-        Ok(text) => cmdline::parse(&text),
-        Err(e) => {
-            console::error(&anyhow::Error::new(e).context(format!("reading {}", path.display())));
-            cmdline::Options::default()
-        }
-    };
-    for w in &options.warnings {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        console::error(&anyhow::Error::new(e).context(format!("reading {}", path.display())));
+        String::new()
+    })
+}
+
+/// The warnings from the `said`-th on, and the mode the options give.
+fn say_options(options: &cmdline::Options, said: usize) {
+    for w in options.warnings.iter().skip(said) {
         say(format_args!("warning: kernel command line: {w}"));
     }
     let mut line = format!("mode {}", options.mode);
@@ -178,7 +190,68 @@ fn read_cmdline(cfg: &Config) -> cmdline::Options {
         line.push_str(&format!(", media label {label}"));
     }
     say(line);
-    options
+}
+
+/// Options from the host through QEMU's fw_cfg (see [`fw_cfg`]): appended to the kernel
+/// command line, so they win, and used from here on.
+fn read_host_options(cfg: &Config, cmdline: &str, boot: &mut Boot) {
+    let path = cfg.path(fw_cfg::CMDLINE_ITEM);
+    let extra = match fw_cfg::read(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            if boot.options.debug {
+                say("no options from the host (no QEMU fw_cfg item opt/mkrescue/cmdline)");
+            }
+            return;
+        }
+        Err(e) => {
+            say(format_args!(
+                "warning: reading the options from the host ({}): {e}",
+                fw_cfg::CMDLINE_ITEM
+            ));
+            return;
+        }
+    };
+    say(format_args!("options from the host (QEMU fw_cfg): {extra}"));
+    let said = boot.options.warnings.len();
+    boot.options = cmdline::parse_with_extra(cmdline, &extra);
+    say_options(&boot.options, said);
+    boot.host_options = Some(extra);
+}
+
+/// `rescue.console=NAME`: stdin, stdout and stderr on /dev/NAME from here on, so that what
+/// follows reaches that terminal (a rehearsal's serial port) whatever /dev/console is.
+/// The options are said again there: the lines before went to the other console.
+fn use_console(cfg: &Config, name: &str, boot: &Boot) {
+    let tty = Path::new("/dev").join(name);
+    if !cfg.pid1 {
+        say(format_args!(
+            "test mode: rescue.console={name}: would put stdin, stdout and stderr on {}",
+            tty.display()
+        ));
+        return;
+    }
+    say(format_args!(
+        "rescue.console={name}: the console moves to {}",
+        tty.display()
+    ));
+    match console::reopen_on(&tty) {
+        Ok(()) => {
+            // PID 1 is single-threaded here: nothing reads the environment concurrently.
+            std::env::set_var(shell::CONSOLE_ENV, &tty);
+            say(format_args!(
+                "rescue.console={name}: stdin, stdout and stderr are {}",
+                tty.display()
+            ));
+            if let Some(extra) = &boot.host_options {
+                say(format_args!("options from the host (QEMU fw_cfg): {extra}"));
+            }
+            say_options(&boot.options, 0);
+        }
+        Err(e) => say(format_args!(
+            "warning: rescue.console={name}: {e:#}; keeping the console"
+        )),
+    }
 }
 
 fn load_modules(cfg: &Config, debug: bool) {

@@ -5,11 +5,15 @@ use super::console;
 use anyhow::Context;
 use rustix::process::{Pid, WaitOptions, WaitStatus};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The hidden option that makes restore-tui the shell's session leader on the console.
 pub const CONSOLE_SHELL_FLAG: &str = "--console-shell";
+
+/// Set by PID 1 to the terminal `rescue.console=` put it on (`/dev/ttyS0`): the shell's
+/// terminal then, rather than the one behind /dev/console.
+pub const CONSOLE_ENV: &str = "RESCUE_CONSOLE";
 
 /// bash where the rescue system has it, else sh.
 pub fn choose_shell() -> &'static str {
@@ -51,9 +55,12 @@ pub fn exec_console_shell(shell: &str) -> anyhow::Error {
     if let Err(e) = rustix::process::setsid() {
         console::say(format_args!("warning: setsid: {e}"));
     }
-    match console::console_tty(Path::new("/sys")) {
+    let tty = std::env::var_os(CONSOLE_ENV)
+        .map(PathBuf::from)
+        .or_else(|| console::console_tty(Path::new("/sys")).map(|t| Path::new("/dev").join(t)));
+    match tty {
         Some(tty) => {
-            if let Err(e) = take_terminal(&Path::new("/dev").join(&tty)) {
+            if let Err(e) = take_terminal(&tty) {
                 console::say(format_args!("warning: {e:#}; the shell has no job control"));
             }
         }

@@ -11,6 +11,8 @@ use std::fmt::Write;
 #[derive(Debug, Default)]
 pub struct Boot {
     pub options: Options,
+    /// The options the host passed through QEMU's fw_cfg (a rehearsal), as given.
+    pub host_options: Option<String>,
     pub media: Option<Found>,
     /// How the media's files are reached: mounted, or read from the device.
     pub access: Option<Access>,
@@ -84,11 +86,15 @@ pub fn render(boot: &Boot) -> String {
         }
     }
     let mut mode = o.mode.to_string();
-    let flags: Vec<&str> = [(o.yes, "rescue.yes"), (o.poweroff, "rescue.poweroff")]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, f)| *f)
-        .collect();
+    let flags: Vec<&str> = [
+        (o.yes, "rescue.yes"),
+        (o.verify, "rescue.verify"),
+        (o.poweroff, "rescue.poweroff"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, f)| *f)
+    .collect();
     if !flags.is_empty() && o.mode != Mode::Expert {
         let _ = write!(mode, " ({})", flags.join(" "));
     }
@@ -133,6 +139,7 @@ mod tests {
     fn boot() -> Boot {
         Boot {
             options: super::super::cmdline::parse("rescue.mode=nuke rescue.yes"),
+            host_options: None,
             media: Some(Found {
                 name: "sr0".into(),
                 disk: "sr0".into(),
