@@ -40,14 +40,26 @@ fn required() -> bool {
     require_qemu() && require_root_or_skip()
 }
 
-/// Builds the machine, makes its media with `create_args`, rehearses with `args`.
-fn rehearse(kind: Kind, opts: &MachineOptions, create_args: &[&str], args: &[&str]) -> Rehearsal {
+/// A machine of `kind` and its media (`work/media`), made with `create_args`.
+fn machine_and_media(
+    kind: Kind,
+    opts: &MachineOptions,
+    create_args: &[&str],
+) -> (HostLock, tempfile::TempDir, Machine, PathBuf) {
     let lock = host_lock();
     let work = tempfile::tempdir_in("/var/tmp").unwrap();
     let machine = machines::build(kind, work.path(), opts, &lock).expect("building the machine");
     let out = work.path().join("media");
+    host_tests::run(
+        mkrescue_create(&mkrescue_bin().unwrap(), machine.root(), &out).args(create_args),
+    );
+    (lock, work, machine, out)
+}
+
+/// Builds the machine, makes its media with `create_args`, rehearses with `args`.
+fn rehearse(kind: Kind, opts: &MachineOptions, create_args: &[&str], args: &[&str]) -> Rehearsal {
+    let (lock, work, machine, out) = machine_and_media(kind, opts, create_args);
     let mkrescue = mkrescue_bin().unwrap();
-    host_tests::run(mkrescue_create(&mkrescue, machine.root(), &out).args(create_args));
     let first = Volume::open(&out.join("rescue-1.iso")).unwrap();
     let ml = from_json(
         std::str::from_utf8(&first.read_small(MOUNTLIST_PATH, 16 << 20).unwrap()).unwrap(),
@@ -285,4 +297,41 @@ fn a_three_volume_backup_in_three_cd_drives() {
             qemu_tests::tail(&log, 60)
         );
     }
+}
+
+#[test]
+fn a_hang_is_a_failure_with_the_log_tail_and_nothing_left_behind() {
+    if !required() {
+        return;
+    }
+    let (_lock, _work, machine, out) =
+        machine_and_media(Kind::Bios, &MachineOptions::default(), &[]);
+    let mkrescue = mkrescue_bin().unwrap();
+    // The rescue system needs far more than 3 s to say it is ready: a "hang".
+    let run = output(
+        Command::new(&mkrescue)
+            .args(["rehearse", "--timeout", "3", "--media"])
+            .arg(&out),
+    );
+    let text = run.report();
+    assert_eq!(run.code(), Some(1), "{text}");
+    assert!(text.contains("did not report ready"), "{text}");
+    assert!(text.contains("within 3s"), "{text}");
+    assert!(text.contains("Result: FAILED"), "{text}");
+    // The scratch directory keeps the serial log, and nothing else of size.
+    let dir = text
+        .lines()
+        .find_map(|l| l.split("work directory ").nth(1))
+        .expect("the work directory is named");
+    let left: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!left.iter().any(|n| n.ends_with(".img")), "{left:?}");
+    assert!(Path::new(dir).join("rescue/serial.log").is_file());
+    // QEMU is gone with it.
+    let qemu = output(command("pgrep").args(["-f", dir]));
+    assert!(!qemu.success(), "a QEMU still runs: {}", qemu.report());
+    fs::remove_dir_all(dir).unwrap();
+    drop(machine);
 }
