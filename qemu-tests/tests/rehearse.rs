@@ -225,7 +225,9 @@ impl Rehearsal {
 
 /// Rehearses `kind` (media made with `create_args`) with `--disk-size` when given, and
 /// `--boot-check` when `boot_check`; asserts every phase passed and checks the images.
-/// `None`: skipped (no QEMU or not root).
+/// Unless `create_args` set their own, the sets are 4 MiB and each corpus has a 6 MiB
+/// file: a file bigger than a set, sliced across sets. `None`: skipped (no QEMU or not
+/// root).
 fn rehearse_and_check(
     kind: Kind,
     create_args: &[&str],
@@ -235,6 +237,12 @@ fn rehearse_and_check(
     if !required() {
         return None;
     }
+    let mut opts = MachineOptions::default();
+    let mut create = create_args.to_vec();
+    if create.is_empty() {
+        opts.big_file = Some(6 * MIB);
+        create.extend(["--set-size", "4m"]);
+    }
     let mut args = Vec::new();
     if let Some(size) = disk_size {
         args.extend(["--disk-size", size]);
@@ -242,7 +250,7 @@ fn rehearse_and_check(
     if boot_check {
         args.extend(["--boot-check", "--boot-check-expect", BOOT_MARKER]);
     }
-    let r = rehearse(kind, &MachineOptions::default(), create_args, &args);
+    let r = rehearse(kind, &opts, &create, &args);
     r.assert_passed(boot_check);
     r.check_images();
     Some(r)
