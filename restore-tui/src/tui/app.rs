@@ -524,7 +524,11 @@ pub enum Leave {
 pub struct AfterState {
     pub finished: Option<Finished>,
     pub fstab: Vec<FstabEdit>,
+    /// The fstab change under the cursor.
     pub selected: usize,
+    /// The first line of the problems shown (the list scrolls when it is longer than
+    /// the screen has room for).
+    pub problems_top: usize,
     pub editing: Option<TextInput>,
     pub boot_loader: bool,
     /// Finalize was asked for and has not answered.

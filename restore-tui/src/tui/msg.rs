@@ -357,8 +357,13 @@ pub struct Finished {
     pub ok: bool,
     /// What was done, a line each ("4213 files, 12.3G restored").
     pub summary: Vec<String>,
-    /// What went wrong (also for compare: missing, changed and extra files).
+    /// What went wrong (also for compare: the report's lines, its section headers
+    /// "CHANGED (1):" and its verdict among them, so their number is not a count).
     pub problems: Vec<String>,
+    /// A compare: how many files differ from the backup (missing, changed, extra,
+    /// unreadable), what the headline counts. `None` for a restore, or a compare that
+    /// stopped before comparing.
+    pub differences: Option<u64>,
     /// The fstab changes proposed for the restored system.
     pub fstab: Vec<FstabEdit>,
 }

@@ -138,6 +138,7 @@ fn finished() -> Finished {
             "every file matches its BLAKE3".into(),
         ],
         problems: vec![],
+        differences: None,
         fstab: vec![
             FstabEdit {
                 old: "/dev/sda2".into(),
@@ -371,18 +372,186 @@ fn after_compare() {
     send(&mut app, [Msg::Choose(StartChoice::Compare)]);
     send(
         &mut app,
-        [Msg::Finished(Finished {
-            ok: false,
-            summary: vec!["13 files compared with the backup: 11 the same".into()],
-            problems: vec![
-                "changed: /etc/hostname (BLAKE3 differs)".into(),
-                "missing: /home/bob/thesis.pdf".into(),
-                "extra: /var/log/new.log".into(),
-            ],
-            fstab: vec![],
-        })],
+        [Msg::Finished(compared(vec![
+            "MISSING (1):".into(),
+            "  /home/bob/thesis.pdf".into(),
+            "CHANGED (1):".into(),
+            "  /etc/hostname: content (BLAKE3)".into(),
+            "EXTRA (1):".into(),
+            "  /var/log/new.log".into(),
+            "3 differences: 1 missing, 1 changed, 1 extra".into(),
+        ]))],
     );
     insta::assert_snapshot!("8_after_compare", screen(&app));
+}
+
+/// A compare's Finished as the worker makes it: `report` is the report's lines after the
+/// first, the differences counted from it.
+fn compared(report: Vec<String>) -> Finished {
+    let differences = report
+        .iter()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| {
+            l.strip_prefix("  ... and ")
+                .and_then(|l| l.strip_suffix(" more"))
+                .map_or(1, |n| n.parse().unwrap())
+        })
+        .sum();
+    Finished {
+        ok: false,
+        summary: vec![
+            "compared 14 entries with /mnt/restore: 13 files read and hashed (51.6M)".into(),
+        ],
+        problems: report,
+        differences: Some(differences),
+        fstab: vec![],
+    }
+}
+
+#[test]
+fn after_compare_counts_the_files_not_the_lines() {
+    let mut app = fixtures::app();
+    send(&mut app, [Msg::Choose(StartChoice::Compare)]);
+    send(
+        &mut app,
+        [Msg::Finished(compared(vec![
+            "CHANGED (1):".into(),
+            "  /var/corpus/srv/data/d00/f00000.bin: content (BLAKE3)".into(),
+            "1 difference: 0 missing, 1 changed, 0 extra".into(),
+        ]))],
+    );
+    let text = screen(&app);
+    assert!(
+        text.contains(" Compare finished: 1 difference from the backup "),
+        "{text}"
+    );
+    assert!(!text.contains("problem"), "{text}");
+    assert!(!text.contains("more"), "nothing is cut:\n{text}");
+    insta::assert_snapshot!("8_after_compare_one", text);
+}
+
+#[test]
+fn after_compare_scrolls_through_a_long_report() {
+    let mut app = fixtures::app();
+    send(&mut app, [Msg::Choose(StartChoice::Compare)]);
+    // As the worker sends it: the first 100 paths of a section and how many more.
+    let report: Vec<String> = std::iter::once("CHANGED (293):".to_string())
+        .chain((0..100).map(|n| format!("  /boot/grub/i386-pc/mod{n:03}.mod: mtime")))
+        .chain([
+            "  ... and 193 more".to_string(),
+            "EXTRA (1):".to_string(),
+            "  /var/corpus/new.txt".to_string(),
+            "294 differences: 0 missing, 293 changed, 1 extra".to_string(),
+        ])
+        .collect();
+    send(&mut app, [Msg::Finished(compared(report))]);
+    let top = screen(&app);
+    assert!(
+        top.contains("Compare finished: 294 differences from the backup"),
+        "{top}"
+    );
+    assert!(top.contains("(lines 1-18 of 105: 87 more below;"), "{top}");
+    assert!(
+        !top.contains("in the log"),
+        "a compare writes no log:\n{top}"
+    );
+    insta::assert_snapshot!("8_after_compare_long", top);
+    send(&mut app, [Msg::Move(Move::End)]);
+    send(&mut app, [Msg::Move(Move::PageUp)]);
+    let end = screen(&app);
+    assert!(end.contains("  ... and 193 more"), "{end}");
+    assert!(end.contains("294 differences: 0 missing"), "{end}");
+    insta::assert_snapshot!("8_after_compare_scrolled", end);
+}
+
+/// A restore onto other device names: the disk's six partitions renamed, every one
+/// named so in its fstab (two rows each on the After screen).
+fn renamed_six() -> Finished {
+    Finished {
+        ok: true,
+        summary: vec![
+            "web1 restored onto /dev/vda".into(),
+            "13 files (51.6M) from 3 sets".into(),
+            "still mounted at /mnt/restore until w (fstab, boot loader, log, unmount)".into(),
+        ],
+        problems: vec![],
+        differences: None,
+        fstab: (1..=6)
+            .map(|n| FstabEdit {
+                old: format!("/dev/loop0p{n}"),
+                new: format!("/dev/vda{n}"),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn after_with_many_fstab_changes_keeps_boot_loader_and_state_on_screen() {
+    let mut app = at_layout();
+    send(
+        &mut app,
+        [Msg::Next, Msg::Next, Msg::Next, Msg::PlanBuilt(plan())],
+    );
+    typed(&mut app, "vda");
+    send(&mut app, [Msg::Activate, Msg::Finished(renamed_six())]);
+    let top = screen(&app);
+    for text in [
+        "Boot loader  [x] reinstall GRUB",
+        "State        not applied yet",
+        "(changes 1-4 of 6: 2 more below; Up/Down)",
+        "w apply",
+    ] {
+        assert!(top.contains(text), "{text}:\n{top}");
+    }
+    insta::assert_snapshot!("8_after_fstab_many", top);
+    send(&mut app, down(5));
+    send(
+        &mut app,
+        [Msg::ToggleBootLoader, Msg::Apply, Msg::Finalized(Ok(()))],
+    );
+    let end = screen(&app);
+    for text in [
+        "> /dev/loop0p6",
+        "Boot loader  [ ] reinstall GRUB",
+        "State        applied: safe to reboot",
+        "(changes 3-6 of 6: 2 above; Up/Down)",
+    ] {
+        assert!(end.contains(text), "{text}:\n{end}");
+    }
+    insta::assert_snapshot!("8_after_fstab_scrolled", end);
+}
+
+#[test]
+fn after_a_restore_with_problems_shares_the_rows_with_fstab() {
+    let mut app = at_layout();
+    send(
+        &mut app,
+        [Msg::Next, Msg::Next, Msg::Next, Msg::PlanBuilt(plan())],
+    );
+    typed(&mut app, "vda");
+    let mut f = renamed_six();
+    f.ok = false;
+    f.problems = [
+        "the files were restored with problems: 1 set problem(s), 25 file(s) not restored, \
+         0 file(s) differing from the backup"
+            .to_string(),
+        "missing: volume 2 of backup 1A2B3C4D (sets 4-6)".to_string(),
+    ]
+    .into_iter()
+    .chain((1..=25).map(|n| format!("not restored: /data/d{n:02}: its set 5 is missing")))
+    .collect();
+    send(&mut app, [Msg::Activate, Msg::Finished(f)]);
+    send(&mut app, [Msg::Move(Move::PageDown)]);
+    let text = screen(&app);
+    for text_ in [
+        "Restore finished with 27 problem(s)",
+        "(lines 11-14 of 27: 13 more below, 10 above; PgUp/PgDn)",
+        "Boot loader  [x]",
+        "State        not applied yet",
+    ] {
+        assert!(text.contains(text_), "{text_}:\n{text}");
+    }
+    insta::assert_snapshot!("8_after_problems_and_fstab", text);
 }
 
 #[test]
@@ -422,6 +591,23 @@ fn every_screen_draws_at_any_size() {
     let mut after = running();
     send(&mut after, [Msg::Finished(finished()), Msg::Edit]);
     states.push(after);
+    let mut crowded = running();
+    let mut f = renamed_six();
+    f.problems = (1..=40).map(|n| format!("problem {n}")).collect();
+    send(
+        &mut crowded,
+        [Msg::Finished(f), Msg::Move(Move::End), Msg::Edit],
+    );
+    states.push(crowded);
+    let mut compare = fixtures::app();
+    send(&mut compare, [Msg::Choose(StartChoice::Compare)]);
+    send(
+        &mut compare,
+        [Msg::Finished(compared(
+            (1..=60).map(|n| format!("  /f{n}: content")).collect(),
+        ))],
+    );
+    states.push(compare);
     for app in &states {
         for width in [0, 1, 2, 5, 10, 20, 33, 40, 60, 79, 80, 81, 120] {
             for height in [0, 1, 2, 3, 4, 5, 6, 8, 12, 23, 24, 25, 40] {

@@ -63,6 +63,7 @@ pub fn update(app: &mut App, msg: Msg) -> Option<Command> {
             app.after.fstab = f.fstab.clone();
             app.after.finished = Some(f);
             app.after.selected = 0;
+            app.after.problems_top = 0;
             app.after.editing = None;
             app.after.applied = None;
             app.after.leaving = None;
@@ -1129,7 +1130,17 @@ fn after(app: &mut App, msg: Msg) -> Option<Command> {
     let restore = app.mode != Mode::Compare;
     let applied = matches!(a.applied, Some(Ok(())));
     match msg {
-        Msg::Move(m) => a.selected = moved(a.selected, a.fstab.len(), m),
+        Msg::Move(m) => {
+            // Up/Down move through the fstab changes, PgUp/PgDn scroll the problems; the
+            // one list there is takes both.
+            let problems = a.finished.as_ref().map_or(0, |f| f.problems.len());
+            let page = matches!(m, Move::PageUp | Move::PageDown);
+            if a.fstab.is_empty() || (page && problems > 0) {
+                a.problems_top = moved(a.problems_top, problems, m);
+            } else {
+                a.selected = moved(a.selected, a.fstab.len(), m);
+            }
+        }
         Msg::Edit | Msg::Activate => {
             if applied {
                 a.note = Note::error("already applied");
@@ -2064,6 +2075,7 @@ mod tests {
             ok: true,
             summary: vec!["14 files, 51.5M restored".into()],
             problems: vec![],
+            differences: None,
             fstab: vec![FstabEdit {
                 old: "/dev/sda2".into(),
                 new: "/dev/vda2".into(),
@@ -2138,6 +2150,74 @@ mod tests {
         assert!(ch(&mut app, 'w').is_none());
         assert!(note(&app.after.note).contains("nothing to apply"));
         assert!(matches!(ch(&mut app, 'r'), Some(Command::Reboot)));
+    }
+
+    #[test]
+    fn after_up_down_move_through_fstab_and_page_keys_scroll_the_problems() {
+        let mut app = fixtures::app();
+        ch(&mut app, 'i');
+        let mut f = finished();
+        f.ok = false;
+        f.problems = (1..=30)
+            .map(|n| format!("not restored: /data/f{n}"))
+            .collect();
+        f.fstab = (1..=6)
+            .map(|n| FstabEdit {
+                old: format!("/dev/loop0p{n}"),
+                new: format!("/dev/vda{n}"),
+            })
+            .collect();
+        app.after.problems_top = 7;
+        update(&mut app, Msg::Finished(f.clone()));
+        assert_eq!(
+            app.after.problems_top, 0,
+            "a new run shows its first problem"
+        );
+        key(&mut app, KeyCode::Down);
+        key(&mut app, KeyCode::Down);
+        assert_eq!((app.after.selected, app.after.problems_top), (2, 0));
+        key(&mut app, KeyCode::PageDown);
+        assert_eq!((app.after.selected, app.after.problems_top), (2, PAGE));
+        key(&mut app, KeyCode::End);
+        assert_eq!(app.after.selected, 5);
+        for _ in 0..5 {
+            key(&mut app, KeyCode::PageDown);
+        }
+        assert_eq!(app.after.problems_top, 29, "no further than the last line");
+        key(&mut app, KeyCode::PageUp);
+        assert_eq!(app.after.problems_top, 19);
+
+        // No problems: the page keys page through the fstab changes.
+        f.problems.clear();
+        update(&mut app, Msg::Finished(f));
+        key(&mut app, KeyCode::PageDown);
+        assert_eq!((app.after.selected, app.after.problems_top), (5, 0));
+    }
+
+    #[test]
+    fn after_a_compare_up_and_down_scroll_the_report() {
+        let mut app = fixtures::app();
+        ch(&mut app, 'c');
+        let mut f = finished();
+        f.ok = false;
+        f.fstab.clear();
+        f.differences = Some(40);
+        f.problems = std::iter::once("CHANGED (40):".to_string())
+            .chain((1..=40).map(|n| format!("  /etc/f{n}: content (BLAKE3)")))
+            .collect();
+        update(&mut app, Msg::Finished(f));
+        key(&mut app, KeyCode::Down);
+        key(&mut app, KeyCode::Down);
+        assert_eq!(app.after.problems_top, 2);
+        key(&mut app, KeyCode::Up);
+        assert_eq!(app.after.problems_top, 1);
+        key(&mut app, KeyCode::PageDown);
+        assert_eq!(app.after.problems_top, 1 + PAGE);
+        key(&mut app, KeyCode::Home);
+        assert_eq!(app.after.problems_top, 0);
+        key(&mut app, KeyCode::End);
+        assert_eq!(app.after.problems_top, 40);
+        assert_eq!(app.after.selected, 0);
     }
 
     // ---- the plan request ----

@@ -3,7 +3,7 @@
 //! two for the After screen, and the engine's events into progress. Pure: nothing here
 //! touches a disk.
 
-use crate::engine::fstab::FstabChange;
+use crate::engine::fstab::{self, FstabChange};
 use crate::engine::plan::{disk_holding, Choices, DiskMap, Phase, Plan, Step};
 use crate::tui::{FstabEdit, PlanRequest, PlanStep};
 use rescue_core::mountlist::Mountlist;
@@ -81,8 +81,16 @@ pub fn restore_part(plan: &Plan) -> usize {
         .unwrap_or(plan.steps.len())
 }
 
-/// The fstab changes the plan proposes, for the After screen.
-pub fn proposed_fstab(plan: &Plan) -> Vec<FstabEdit> {
+/// The fstab changes of the plan to propose on the After screen: those the restored fstab
+/// references. `restored` is the text of the fstab the restore put where the plan
+/// rewrites it (`None`: the restore put none there, so nothing is proposed). A change is
+/// proposed when the captured fstab references its device (the engine's `referenced`) or
+/// a line of the restored one names it: device renames of partitions the fstab knows by
+/// `LABEL=`, `UUID=` or `PARTUUID=` are not.
+pub fn proposed_fstab(plan: &Plan, restored: Option<&str>) -> Vec<FstabEdit> {
+    let Some(text) = restored else {
+        return Vec::new();
+    };
     plan.steps
         .iter()
         .filter_map(|s| match s {
@@ -90,6 +98,7 @@ pub fn proposed_fstab(plan: &Plan) -> Vec<FstabEdit> {
             _ => None,
         })
         .flatten()
+        .filter(|c| c.referenced || !fstab::rewrite(text, std::slice::from_ref(c)).1.is_empty())
         .map(|c| FstabEdit {
             old: c.old.clone(),
             new: c.new.clone(),
@@ -207,8 +216,9 @@ mod tests {
     #[test]
     fn the_finish_follows_the_after_screen() {
         let plan = nuke_plan();
-        let proposed = proposed_fstab(&plan);
-        assert!(!proposed.is_empty(), "the swap device changes at least");
+        let restored = "/dev/sda2 / ext4 defaults 0 1\n/dev/sda4 none swap sw 0 0\n";
+        let proposed = proposed_fstab(&plan, Some(restored));
+        assert_eq!(proposed.len(), 2, "{proposed:?}");
 
         let without = finish_steps(&plan, &proposed, false);
         assert!(!without
@@ -259,5 +269,36 @@ mod tests {
         assert!(!finish_steps(&plan, &[], false)
             .iter()
             .any(|s| matches!(s, Step::RewriteFstab { .. })));
+    }
+
+    #[test]
+    fn only_changes_the_restored_fstab_references_are_proposed() {
+        let mut plan = nuke_plan();
+        // The fixture's fstab knows every filesystem by UUID=: the plan renames the disk
+        // and its partitions (/dev/sda2 -> /dev/vda2) in case a line names them.
+        let by_uuid = "UUID=aaaaaaaa-0000-4000-8000-000000000002 / ext4 defaults 0 1\n\
+                       # /dev/sda4 was swap\n";
+        assert!(proposed_fstab(&plan, Some(by_uuid)).is_empty());
+        // A line that names a renamed device: that rename alone.
+        let with_swap = format!("{by_uuid}/dev/sda4 none swap sw 0 0\n");
+        assert_eq!(
+            proposed_fstab(&plan, Some(&with_swap)),
+            [FstabEdit {
+                old: "/dev/sda4".into(),
+                new: "/dev/vda4".into(),
+            }]
+        );
+        // No fstab restored (a selection without it, or put elsewhere): nothing.
+        assert!(proposed_fstab(&plan, None).is_empty());
+        // A change the captured fstab references (the engine knows): proposed.
+        for step in &mut plan.steps {
+            if let Step::RewriteFstab { changes, .. } = step {
+                changes[2].referenced = true;
+            }
+        }
+        let proposed = proposed_fstab(&plan, Some(by_uuid));
+        assert_eq!(proposed.len(), 1);
+        assert_eq!(proposed[0].old, "/dev/sda2");
+        assert!(proposed_fstab(&plan, None).is_empty());
     }
 }

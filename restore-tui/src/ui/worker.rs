@@ -11,10 +11,10 @@ use super::ask_volume::AskTheUi;
 use super::bridge::{engine_inputs, finish_steps, plan_steps, proposed_fstab, restore_part};
 use crate::engine::apply::{Applier, Event, RealNative};
 use crate::engine::compare::{report_lines, run_compare};
-use crate::engine::plan::{plan, DiskMap, Plan};
+use crate::engine::plan::{plan, DiskMap, Plan, Step};
 use crate::engine::volumes::Search;
 use crate::tui::{Finished, FstabEdit, Msg, PlanRequest, Progress, VolumeAnswer};
-use rescue_core::compare::{show_path, CompareProgress};
+use rescue_core::compare::{show_path, CompareProgress, CompareReport};
 use rescue_core::error_text::chain;
 use rescue_core::mountlist::Mountlist;
 use rescue_core::restore_files::RestoreReport;
@@ -206,22 +206,32 @@ fn compare(ctx: &Context, maps: &[DiskMap], runner: &RealRunner, send: &dyn Fn(M
             for line in &outcome.lines {
                 send(Msg::Log(line.clone()));
             }
-            let differences = outcome.report.differences();
-            let mut report = report_lines(&outcome.report, COMPARE_SHOW).into_iter();
-            let mut summary: Vec<String> = report.next().into_iter().collect();
-            summary.push(if differences == 0 {
-                "the disks are as the backup has them".to_string()
-            } else {
-                format!("{differences} difference(s) from the backup:")
-            });
-            Finished {
-                ok: outcome.clean(),
-                summary,
-                problems: report.chain(outcome.problems.iter().cloned()).collect(),
-                fstab: Vec::new(),
-            }
+            compared(&outcome.report, &outcome.problems, outcome.clean())
         }
         Err(e) => failed(format!("{e:#}")),
+    }
+}
+
+/// What a compare found, for the After screen: the headline counts the differences; the
+/// report's first line is the summary; its sections (each with its first `COMPARE_SHOW`
+/// paths and "... and N more") and its verdict are the problems, scrolled through there,
+/// with what went wrong while unmounting. Without differences the report's lines are all
+/// summary.
+fn compared(report: &CompareReport, problems: &[String], clean: bool) -> Finished {
+    let differences = report.differences();
+    let lines = report_lines(report, COMPARE_SHOW);
+    let (summary, listed) = if differences == 0 {
+        (lines, Vec::new())
+    } else {
+        let mut lines = lines.into_iter();
+        (lines.next().into_iter().collect(), lines.collect())
+    };
+    Finished {
+        ok: clean,
+        summary,
+        problems: listed.into_iter().chain(problems.iter().cloned()).collect(),
+        differences: Some(differences),
+        fstab: Vec::new(),
     }
 }
 
@@ -231,6 +241,7 @@ fn failed(why: String) -> Finished {
         ok: false,
         summary: vec!["stopped: nothing after the failed step ran".into()],
         problems: vec![why],
+        differences: None,
         fstab: Vec::new(),
     }
 }
@@ -267,18 +278,50 @@ fn restored(p: &Plan, report: Option<&RestoreReport>, a: &Applier<'_>) -> Finish
     if problems.len() > MAX_PROBLEMS {
         let more = problems.len() - MAX_PROBLEMS;
         problems.truncate(MAX_PROBLEMS);
-        problems.push(format!("... and {more} more (see the log)"));
+        // The restore log names them all, when the plan writes one.
+        problems.push(match log_file(p) {
+            Some(log) => format!("... and {more} more: all are in {log}, which w writes"),
+            None => format!("... and {more} more"),
+        });
     }
     summary.push(format!(
-        "still mounted under {}: w finishes (fstab, boot loader, log) and unmounts",
+        "still mounted at {} until w (fstab, boot loader, log, unmount)",
         p.root.display()
     ));
+    // The fstab as restored: only the changes it references are proposed.
+    let fstab_text = fstab_path(p).and_then(|path| std::fs::read(path).ok());
     Finished {
         ok: outcome.clean(),
         summary,
         problems,
-        fstab: proposed_fstab(p),
+        differences: None,
+        fstab: proposed_fstab(
+            p,
+            fstab_text
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .as_deref(),
+        ),
     }
+}
+
+/// Where the restore log is, as the restored system sees it ("/var/log/restore-tui.log").
+fn log_file(p: &Plan) -> Option<String> {
+    p.steps.iter().find_map(|s| match s {
+        Step::WriteLog { path } => Some(match path.strip_prefix(&p.root) {
+            Ok(rel) => format!("/{}", rel.display()),
+            Err(_) => path.display().to_string(),
+        }),
+        _ => None,
+    })
+}
+
+/// The fstab the plan rewrites (in the restored system, mounted).
+fn fstab_path(p: &Plan) -> Option<&std::path::Path> {
+    p.steps.iter().find_map(|s| match s {
+        Step::RewriteFstab { path, .. } => Some(path.as_path()),
+        _ => None,
+    })
 }
 
 /// Turns the engine's events into progress, log lines and problems.
@@ -333,5 +376,62 @@ impl<'s> Reporter<'s> {
         }
         p.elapsed = self.started.elapsed();
         (self.send)(Msg::Progress(p.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rescue_core::compare::Changed;
+    use std::path::Path;
+
+    fn report(changed: usize) -> CompareReport {
+        let mut r = CompareReport::new(Path::new("/mnt/restore"));
+        r.compared = 14;
+        r.content_checked = 13;
+        r.changed.count = changed as u64;
+        r.changed.files = (0..changed.min(COMPARE_SHOW))
+            .map(|n| Changed {
+                path: format!("etc/f{n}"),
+                what: vec!["content (BLAKE3)".into()],
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn a_compare_counts_its_differences_not_the_lines_of_its_report() {
+        let f = compared(&report(1), &[], false);
+        assert_eq!(f.differences, Some(1));
+        assert_eq!(f.summary.len(), 1, "{f:?}");
+        assert!(f.summary[0].starts_with("compared 14 entries"), "{f:?}");
+        assert_eq!(
+            f.problems,
+            [
+                "CHANGED (1):",
+                "  /etc/f0: content (BLAKE3)",
+                "1 difference: 0 missing, 1 changed, 0 extra"
+            ]
+        );
+
+        // More than the report names: its own "... and N more", nothing else.
+        let f = compared(&report(COMPARE_SHOW + 7), &[], false);
+        assert_eq!(f.differences, Some(COMPARE_SHOW as u64 + 7));
+        assert_eq!(f.problems.len(), COMPARE_SHOW + 3);
+        assert_eq!(f.problems[COMPARE_SHOW + 1], "  ... and 7 more");
+        assert_eq!(f.problems.iter().filter(|p| p.contains("more")).count(), 1);
+
+        // The same as the backup: the report is the summary; only what went wrong while
+        // unmounting is a problem.
+        let f = compared(&report(0), &[], true);
+        assert_eq!(f.differences, Some(0));
+        assert!(f.ok && f.problems.is_empty(), "{f:?}");
+        assert_eq!(
+            f.summary.last().map(String::as_str),
+            Some("identical: no file missing, changed or extra")
+        );
+        let stuck = ["/mnt/restore/home is still mounted: busy".to_string()];
+        let f = compared(&report(0), &stuck, false);
+        assert_eq!(f.problems, stuck);
     }
 }
