@@ -14,8 +14,6 @@ use host_tests::{
     require_root_or_skip, run, write_file, LoopDisk, Mounts,
 };
 use qemu_tests::{mkrescue_bin, mkrescue_create, require_qemu, Firmware, Vm, VmOptions};
-use rescue_core::media::MOUNTLIST_PATH;
-use rescue_core::mountlist::from_json;
 use rescue_core::volume::Volume;
 use std::fs;
 use std::path::Path;
@@ -119,10 +117,7 @@ fn an_unattended_nuke_restores_onto_a_blank_disk_and_powers_off() {
         .arg(&append));
     let iso = out.join("rescue-1.iso");
     let media = Volume::open(&iso).unwrap();
-    let ml = from_json(
-        std::str::from_utf8(&media.read_small(MOUNTLIST_PATH, 16 << 20).unwrap()).unwrap(),
-    )
-    .unwrap();
+    let ml = media.read_mountlist().unwrap();
     assert_eq!(ml.disks.len(), 1, "{ml:?}");
 
     let mut vm = Vm::start(&VmOptions {

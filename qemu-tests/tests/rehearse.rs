@@ -14,8 +14,7 @@ use host_tests::{
 };
 use qemu_tests::machines::{self, Kind, Machine, MachineOptions, BOOT_MARKER};
 use qemu_tests::{mkrescue_bin, mkrescue_create, require_qemu};
-use rescue_core::media::MOUNTLIST_PATH;
-use rescue_core::mountlist::{from_json, FsType, Mountlist};
+use rescue_core::mountlist::{FsType, Mountlist};
 use rescue_core::volume::Volume;
 use serde_json::Value;
 use std::fs;
@@ -61,10 +60,7 @@ fn rehearse(kind: Kind, opts: &MachineOptions, create_args: &[&str], args: &[&st
     let (lock, work, machine, out) = machine_and_media(kind, opts, create_args);
     let mkrescue = mkrescue_bin().unwrap();
     let first = Volume::open(&out.join("rescue-1.iso")).unwrap();
-    let ml = from_json(
-        std::str::from_utf8(&first.read_small(MOUNTLIST_PATH, 16 << 20).unwrap()).unwrap(),
-    )
-    .unwrap();
+    let ml = first.read_mountlist().unwrap();
     let kept = work.path().join("kept");
     let report_path = work.path().join("report.json");
     let run = output(

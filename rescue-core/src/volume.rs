@@ -21,7 +21,8 @@
 //! ```
 
 use crate::iso9660::{self, Image};
-use crate::media::{Manifest, LABEL_PREFIX, MANIFEST_PATH};
+use crate::media::{Manifest, LABEL_PREFIX, MANIFEST_PATH, MOUNTLIST_PATH};
+use crate::mountlist::{self, LoadError, Mountlist};
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -61,7 +62,22 @@ pub enum VolumeError {
         .path.display()
     )]
     NoVolumes { path: PathBuf },
+    #[error("{}: reading {MOUNTLIST_PATH}", .path.display())]
+    Mountlist {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: {MOUNTLIST_PATH} is not a valid mountlist", .path.display())]
+    BadMountlist {
+        path: PathBuf,
+        #[source]
+        source: LoadError,
+    },
 }
+
+/// A mountlist far larger than any real one is refused rather than read.
+const MAX_MOUNTLIST: u64 = 16 << 20;
 
 /// What a volume is stored as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +279,23 @@ impl Volume {
         Ok(buf)
     }
 
+    /// The mountlist the volume carries (volume 1 does).
+    pub fn read_mountlist(&self) -> Result<Mountlist, VolumeError> {
+        let io_error = |source| VolumeError::Mountlist {
+            path: self.path.clone(),
+            source,
+        };
+        let bytes = self
+            .read_small(MOUNTLIST_PATH, MAX_MOUNTLIST)
+            .map_err(io_error)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| io_error(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        mountlist::from_json(&text).map_err(|source| VolumeError::BadMountlist {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
     /// The file for messages: "/out/rescue-2/sets/set-00003.tar.zst", or
     /// "/out/rescue-2.iso:/sets/set-00003.tar.zst" inside an image.
     pub fn display_file(&self, rel: &str) -> String {
@@ -438,6 +471,25 @@ mod tests {
         )
         .unwrap();
         fs::write(dir.join("sets/set-00001.tar.zst"), b"data").unwrap();
+    }
+
+    #[test]
+    fn a_mountlist_missing_not_utf8_or_invalid_is_an_error_naming_the_volume() {
+        let d = tempfile::tempdir().unwrap();
+        make_dir_volume(d.path(), &manifest(1, 1));
+        let v = Volume::open(d.path()).unwrap();
+        let e = v.read_mountlist().unwrap_err();
+        assert!(matches!(e, VolumeError::Mountlist { .. }), "{e}");
+        assert!(
+            e.to_string().ends_with(": reading /rescue/mountlist.json"),
+            "{e}"
+        );
+        fs::write(d.path().join("rescue/mountlist.json"), b"\xff{").unwrap();
+        let e = v.read_mountlist().unwrap_err();
+        assert!(matches!(e, VolumeError::Mountlist { .. }), "{e}");
+        fs::write(d.path().join("rescue/mountlist.json"), b"{}").unwrap();
+        let e = v.read_mountlist().unwrap_err();
+        assert!(e.to_string().ends_with("is not a valid mountlist"), "{e}");
     }
 
     #[test]

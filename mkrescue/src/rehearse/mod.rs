@@ -22,13 +22,11 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use plan::{Asked, Plan, FW_CFG_NAME};
 use report::{BootCheck, DiskReport, Report, REPORT_VERSION};
-use rescue_core::media::MOUNTLIST_PATH;
-use rescue_core::mountlist::{from_json, Mountlist};
+use rescue_core::mountlist::Mountlist;
 use rescue_core::size::{format_bytes, parse_bytes};
-use rescue_core::volume::{scan_volumes, Volume, VolumeKind};
+use rescue_core::volume::{find_volumes, Volume, VolumeKind};
 use serial::Finished;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vm::{tail, Accel, Firmware, Vm, VmOptions};
@@ -105,12 +103,8 @@ const POLL: Duration = Duration::from_millis(250);
 
 /// The media's volumes, volume 1 first, each an ISO image; and volume 1's mountlist.
 fn media(path: &Path) -> anyhow::Result<(Vec<Volume>, Mountlist)> {
-    let finding = || format!("finding the volumes at {}", path.display());
-    let mut scan = scan_volumes(path).with_context(finding)?;
-    if let Some(e) = scan.unreadable.pop() {
-        return Err(anyhow::Error::new(e).context(finding()));
-    }
-    let mut volumes = scan.volumes;
+    let mut volumes =
+        find_volumes(path).with_context(|| format!("finding the volumes at {}", path.display()))?;
     volumes.sort_by_key(|v| v.manifest().volume);
     for v in &volumes {
         if v.kind() != VolumeKind::Iso {
@@ -130,11 +124,7 @@ fn media(path: &Path) -> anyhow::Result<(Vec<Volume>, Mountlist)> {
                 path.display()
             )
         })?;
-    let text = first
-        .read_small(MOUNTLIST_PATH, 16 << 20)
-        .with_context(|| format!("reading the mountlist of {}", first.path().display()))?;
-    let ml = from_json(&String::from_utf8_lossy(&text))
-        .with_context(|| format!("reading the mountlist of {}", first.path().display()))?;
+    let ml = first.read_mountlist()?;
     Ok((volumes, ml))
 }
 
@@ -255,19 +245,9 @@ pub fn run(args: &RehearseArgs) -> anyhow::Result<i32> {
 
 /// Writes the JSON report under a temporary name, then renames it into place.
 fn write_report(path: &Path, report: &Report) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(report).context("encoding the report")?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing the report into {}", dir.display()))?;
-    tmp.write_all(json.as_bytes())
-        .and_then(|()| tmp.write_all(b"\n"))
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    let mut json = serde_json::to_string_pretty(report).context("encoding the report")?;
+    json.push('\n');
+    crate::output::write_atomically(path, json.as_bytes(), 0o600)
 }
 
 /// What both runs of a rehearsal work with.

@@ -11,7 +11,7 @@
 //! The comparison itself is [`rescue_core::compare::compare_tree`], which
 //! `mkrescue verify --against` uses too.
 
-use super::nuke::{disk_maps, read_mountlist};
+use super::nuke::disk_maps;
 use super::plan::{under, DiskMap};
 use super::volumes::backup_at;
 use anyhow::{bail, Context};
@@ -416,7 +416,7 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
             (report_lines(&report, req.show), report.differences() == 0)
         }
         Against::Disks { disk_map, root } => {
-            let ml = read_mountlist(&first)?;
+            let ml = first.read_mountlist()?;
             let maps = disk_maps(&ml, disk_map, Path::new("/sys"))?;
             let outcome = run_compare(
                 &volumes,

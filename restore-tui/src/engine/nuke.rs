@@ -16,19 +16,14 @@ use super::volumes::{host_places, scan_at, Ask, Finder, Search};
 use crate::init::console::{self, Input};
 use crate::init::media::Places;
 use anyhow::{bail, Context};
-use rescue_core::media::MOUNTLIST_PATH;
 use rescue_core::mountlist::disk_map::DiskMapSpec;
 use rescue_core::mountlist::resize::{ResizeMode, TargetDisk};
-use rescue_core::mountlist::{self, Mountlist};
+use rescue_core::mountlist::Mountlist;
 use rescue_core::restore_files::{RestoreReport, VolumeSource};
 use rescue_core::runner::{DryRun, RealRunner};
 use rescue_core::size::format_bytes;
-use rescue_core::volume::Volume;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// The largest mountlist read from the media.
-const MAX_MOUNTLIST: u64 = 16 << 20;
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -167,7 +162,7 @@ pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<NukeOutcome> {
             v
         }
     };
-    let ml = read_mountlist(&first)?;
+    let ml = first.read_mountlist()?;
     let m = first.manifest();
     let backup_id = m.backup_id.clone();
     println!(
@@ -309,21 +304,6 @@ fn print_event(e: Event<'_>, sets_told: &mut u32) {
         Event::Failed { .. } | Event::Done { .. } | Event::Cleanup(_) => {}
     }
     let _ = std::io::stdout().flush();
-}
-
-/// The mountlist volume 1 carries.
-pub fn read_mountlist(first: &Volume) -> anyhow::Result<Mountlist> {
-    let bytes = first
-        .read_small(MOUNTLIST_PATH, MAX_MOUNTLIST)
-        .with_context(|| format!("reading {MOUNTLIST_PATH} on {}", first.path().display()))?;
-    let text = String::from_utf8(bytes).with_context(|| {
-        format!(
-            "{MOUNTLIST_PATH} on {} is not UTF-8",
-            first.path().display()
-        )
-    })?;
-    mountlist::from_json(&text)
-        .with_context(|| format!("reading {MOUNTLIST_PATH} on {}", first.path().display()))
 }
 
 /// The target disks: as `--disk-map` says, else each original disk onto itself when it

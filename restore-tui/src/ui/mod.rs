@@ -11,7 +11,6 @@ pub mod targets;
 mod terminal;
 pub mod worker;
 
-use crate::engine::nuke::read_mountlist;
 use crate::engine::plan::DiskMap;
 use crate::engine::safety::SystemPaths;
 use crate::engine::volumes::{backup_at, host_places, Search};
@@ -55,7 +54,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     let (scan, first) = backup_at(&opts.media)?;
     let search = Search::new(host_places()).looking_in(&scan);
     let volumes = scan.volumes;
-    let mountlist = read_mountlist(&first)?;
+    let mountlist = first.read_mountlist()?;
     let mut protected = vec![opts.media.clone()];
     protected.extend(volumes.iter().map(|v| v.path().to_path_buf()));
     let paths = SystemPaths::default();
