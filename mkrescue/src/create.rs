@@ -353,8 +353,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
     )?;
 
     timings.gather_ms = lap(&mut clock);
-    fs::create_dir_all(&args.output)
-        .with_context(|| format!("making the output directory {}", args.output.display()))?;
+    crate::output::make_output_dir(&args.output)?;
     let scratch = tempfile::Builder::new()
         .prefix(".mkrescue-")
         .tempdir_in(&args.output)

@@ -71,7 +71,7 @@ pub fn run(args: &MountlistArgs) -> anyhow::Result<i32> {
     }
 
     if let Some(path) = &args.output {
-        write_atomically(path, mountlist::to_json(&ml).as_bytes(), 0o644)
+        write_atomically(path, mountlist::to_json(&ml).as_bytes(), 0o600)
             .with_context(|| format!("writing the mountlist to {}", path.display()))?;
     }
     if args.json {

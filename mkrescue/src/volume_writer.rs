@@ -4,6 +4,7 @@
 
 use crate::backup::SetReady;
 use crate::iso::{self, BiosEntry, IsoSource, IsoSpec};
+use crate::output::StagedDir;
 use anyhow::{bail, Context};
 use rescue_core::catalog::to_hex;
 use rescue_core::hooks::{hook_command, HookKind};
@@ -11,6 +12,7 @@ use rescue_core::media::{self, Compression, Manifest, SetInfo, MANIFEST_VERSION}
 use rescue_core::runner::Runner;
 use rescue_core::volumes::MediaSizes;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -194,43 +196,23 @@ pub fn set_info(s: &SetReady, compression: Compression) -> SetInfo {
     }
 }
 
-/// Writes a volume as a directory: built under `.NAME.partial`, renamed when complete.
+/// Writes a volume as a directory through a [`StagedDir`]: every directory 0700 and every
+/// file 0600 (a backup holds /etc/shadow and private keys), renamed into place when complete.
 fn write_dir(files: &[(String, IsoSource)], out: &Path) -> anyhow::Result<u64> {
-    let name = out
-        .file_name()
-        .with_context(|| format!("{} names no directory", out.display()))?;
-    let partial = out.with_file_name(format!(".{}.partial", name.to_string_lossy()));
-    if partial.exists() {
-        fs::remove_dir_all(&partial)
-            .with_context(|| format!("removing the stale {}", partial.display()))?;
-    }
-    let result = (|| -> anyhow::Result<u64> {
-        let mut bytes = 0;
-        for (path, source) in files {
-            let dest = partial.join(path.trim_start_matches('/'));
-            if let Some(parent) = dest.parent() {
-                fs::create_dir_all(parent)?;
+    let staged = StagedDir::create(out)?;
+    let mut bytes = 0;
+    for (path, source) in files {
+        bytes += staged.add_file(path, |dest| match source {
+            IsoSource::Host(p) => {
+                let mut src = fs::File::open(p)?;
+                std::io::copy(&mut src, dest)
             }
-            bytes += match source {
-                IsoSource::Host(p) => fs::copy(p, &dest)
-                    .with_context(|| format!("copying {} to {}", p.display(), dest.display()))?,
-                IsoSource::Bytes(b) => {
-                    fs::write(&dest, b).with_context(|| format!("writing {}", dest.display()))?;
-                    b.len() as u64
-                }
-            };
-            fs::File::open(&dest)?.sync_all()?;
-        }
-        if out.exists() {
-            fs::remove_dir_all(out)
-                .with_context(|| format!("replacing the old {}", out.display()))?;
-        }
-        fs::rename(&partial, out)
-            .with_context(|| format!("renaming {} to {}", partial.display(), out.display()))?;
-        Ok(bytes)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&partial);
+            IsoSource::Bytes(b) => {
+                dest.write_all(b)?;
+                Ok(b.len() as u64)
+            }
+        })?;
     }
-    result
+    staged.commit()?;
+    Ok(bytes)
 }

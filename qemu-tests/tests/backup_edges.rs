@@ -152,6 +152,7 @@ fn unmatched_excludes_warn_and_directory_output_holds_the_sets() {
     }
     let sets: Vec<_> = fs::read_dir(volume.join("sets")).unwrap().collect();
     assert!(!sets.is_empty());
+    assert_private(&out);
     // *.bin excluded: no set lists one.
     for s in fs::read_dir(volume.join("sets")).unwrap() {
         let p = s.unwrap().path();
@@ -224,4 +225,23 @@ fn write_to_puts_the_image_on_a_device_and_reads_it_back() {
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
+}
+
+/// Every directory and file under `dir` (the output directory mkrescue made, and the
+/// volumes in it) has no group or other permissions: a backup holds /etc/shadow.
+fn assert_private(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let mode = fs::symlink_metadata(dir).unwrap().mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "{} is mode {:o}",
+        dir.display(),
+        mode & 0o7777
+    );
+    if fs::symlink_metadata(dir).unwrap().is_dir() {
+        for e in fs::read_dir(dir).unwrap() {
+            assert_private(&e.unwrap().path());
+        }
+    }
 }

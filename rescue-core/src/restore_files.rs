@@ -3,7 +3,7 @@
 //! lists, and going on past a damaged or missing set while listing what it lost.
 
 use crate::archive::{ArchiveError, Extractor, TarReader};
-use crate::catalog::{to_hex, CatalogReader, HashListReader, HashRecord};
+use crate::catalog::{to_hex, CatalogReader, HashRecord};
 use crate::error_text::chain;
 use crate::media::{SetInfo, CATALOG_PATH};
 use crate::volume::Volume;
@@ -23,6 +23,23 @@ pub struct Selection {
     /// even where a selected path holds them. The path itself is still restored, so a
     /// mount point of a filesystem not restored into stays for it.
     pub exclude: Vec<Vec<u8>>,
+}
+
+/// How entries are recreated, beyond what is selected.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// Leave owners as the restore makes them (the user running it), as GNU tar's
+    /// `--no-same-owner`; the default, as root, sets the archive's owners.
+    pub no_same_owner: bool,
+    /// Leave out device nodes, setuid/setgid bits and file capabilities.
+    pub no_special: bool,
+    /// The target directory existed before: the archive's root entry (`.`) leaves its
+    /// owner, mode and times alone.
+    pub keep_root: bool,
+    /// Check each set file's BLAKE3 against the manifest before anything of it is written
+    /// (a second read of the set); a set that does not match is not restored. Without it
+    /// the set is checked as it is read, and a mismatch names what was restored from it.
+    pub check_sets_first: bool,
 }
 
 /// `path` is `p` or lies below it ("" holds everything); both relative to the captured
@@ -118,6 +135,7 @@ pub fn restore(
         &mut NoMoreVolumes,
         target,
         selection,
+        &RestoreOptions::default(),
         progress,
     )
 }
@@ -145,6 +163,7 @@ pub fn restore_from(
     source: &mut dyn VolumeSource,
     target: &Path,
     selection: &Selection,
+    options: &RestoreOptions,
     progress: &mut dyn FnMut(&RestoreReport),
 ) -> Result<RestoreReport, ArchiveError> {
     let mut report = RestoreReport::default();
@@ -155,7 +174,12 @@ pub fn restore_from(
     })?;
     let mut x = Extractor::new(target)?
         .mapping(selection.renames.clone())?
-        .verify(true);
+        .verify(true)
+        .keep_root(options.keep_root)
+        .no_special(options.no_special);
+    if options.no_same_owner {
+        x = x.set_owner(false);
+    }
     let Some(backup_id) = volumes
         .iter()
         .min_by_key(|v| v.manifest().volume)
@@ -228,7 +252,15 @@ pub fn restore_from(
                 });
             }
             expected = expected.max(set.number + 1);
-            restore_set(&volume, set, selection, &mut x, &mut report, &mut *progress);
+            restore_set(
+                &volume,
+                set,
+                selection,
+                options,
+                &mut x,
+                &mut report,
+                &mut *progress,
+            );
             report.sets += 1;
             progress(&report);
         }
@@ -336,21 +368,67 @@ fn name_lost_files(
 /// How often the progress hears of the file being restored, within a set.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
+/// How many paths a message about a set names before it counts the rest.
+const NAMED: usize = 20;
+
+/// The entries restored from one set, for a message when the set turns out altered.
+#[derive(Default)]
+struct Restored {
+    named: Vec<String>,
+    more: u64,
+}
+
+impl Restored {
+    fn add(&mut self, path: String) {
+        if self.named.len() < NAMED {
+            self.named.push(path);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn describe(&self) -> String {
+        if self.named.is_empty() {
+            return "nothing was restored from it".into();
+        }
+        let more = match self.more {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        format!(
+            "what was restored from it is not to be trusted: {}{more}",
+            self.named.join(", ")
+        )
+    }
+}
+
 fn restore_set(
     volume: &Volume,
     set: &SetInfo,
     selection: &Selection,
+    options: &RestoreOptions,
     x: &mut Extractor,
     report: &mut RestoreReport,
     progress: &mut dyn FnMut(&RestoreReport),
 ) {
     let mut told = Instant::now();
     let where_ = volume.display_file(&set.file);
+    if options.check_sets_first {
+        if let Err(e) = set_check::check_file(volume, set) {
+            report.problems.push(format!(
+                "set {} ({where_}): {e}; nothing of it is restored",
+                set.number
+            ));
+            return;
+        }
+    }
+    let tally = set_check::Tally::default();
     let data = match volume
         .open_file(&set.file)
+        .map(|r| tally.reader(r))
         .and_then(|r| decompress(&set.file, r))
     {
-        Ok(d) => d,
+        Ok(d) => set_check::Limit::new(d, set.tar_bytes),
         Err(e) => {
             report
                 .problems
@@ -358,17 +436,20 @@ fn restore_set(
             return;
         }
     };
-    // The hash list is read alongside: one record per regular-file entry, in set order.
-    let mut hashes: Option<HashListReader<Box<dyn Read + Send>>> = volume
-        .open_file(&set.hashes)
-        .ok()
-        .and_then(|r| HashListReader::new(r).ok());
-    if hashes.is_none() {
-        report.problems.push(format!(
-            "set {}: its hash list {} is missing: files are restored unchecked",
-            set.number, set.hashes
-        ));
-    }
+    // The hash list is checked against the manifest, then read alongside: one record per
+    // regular-file entry, in set order. A list that cannot be trusted checks nothing.
+    let mut hashes = match set_check::open_hash_list(volume, set) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            report.problems.push(format!(
+                "set {}: its hash list {}: {e}: the files of this set are restored unchecked",
+                set.number,
+                volume.display_file(&set.hashes)
+            ));
+            None
+        }
+    };
+    let mut restored = Restored::default();
     let mut reader = TarReader::new(data);
     loop {
         let (meta, mut entry) = match reader.next_entry() {
@@ -388,8 +469,30 @@ fn restore_set(
             }
         };
         let is_file = matches!(meta.kind, crate::archive::EntryKind::File { .. });
+        // The hash list records the bytes stored: a sparse file's extents, not its holes.
+        let dense = matches!(
+            meta.kind,
+            crate::archive::EntryKind::File { sparse: None, .. }
+        );
         let expected: Option<HashRecord> = if is_file {
-            hashes.as_mut().and_then(|h| h.next()).and_then(Result::ok)
+            match hashes.as_mut().map(|h| h.next()) {
+                Some(Some(Ok(r))) => Some(r),
+                Some(other) => {
+                    let why = match other {
+                        Some(Err(e)) => chain(&e),
+                        _ => "it ends before the set's files do".into(),
+                    };
+                    report.problems.push(format!(
+                        "set {}: its hash list cannot be read past {} ({why}): the rest of \
+                         this set's files are restored unchecked",
+                        set.number,
+                        meta.display_path()
+                    ));
+                    hashes = None;
+                    None
+                }
+                None => None,
+            }
         } else {
             None
         };
@@ -404,6 +507,7 @@ fn restore_set(
         }
         match x.extract(&meta, &mut entry) {
             Ok(done) => {
+                restored.add(meta.display_path());
                 report
                     .warnings
                     .extend(done.problems.iter().map(|p| p.to_string()));
@@ -411,19 +515,197 @@ fn restore_set(
                     report.files += u64::from(done.complete);
                     report.bytes += done.bytes;
                     if let (Some(got), Some(want)) = (done.b3, &expected) {
-                        if got.as_bytes() != &want.b3 && want.error.is_none() {
+                        if (got.as_bytes() != &want.b3 || (dense && done.bytes != want.size))
+                            && want.error.is_none()
+                        {
                             report.mismatched.push(format!(
-                                "{} (set {}): BLAKE3 {} but the backup recorded {}",
+                                "{} (set {}): {} bytes with BLAKE3 {} but the backup recorded \
+                                 {} bytes with {}",
                                 meta.display_path(),
                                 set.number,
+                                done.bytes,
                                 got.to_hex(),
+                                want.size,
                                 to_hex(&want.b3)
                             ));
                         }
                     }
                 }
             }
+            Err(ArchiveError::Skipped { path, reason }) => {
+                report.warnings.push(format!("{path}: skipped: {reason}"));
+            }
             Err(e) => report.failed.push(e.to_string()),
+        }
+    }
+    // The set's own BLAKE3 covers what no per-file hash does (modes, owners, links,
+    // device numbers): read to its end, then compare with the manifest.
+    let drained = std::io::copy(&mut reader.into_inner(), &mut std::io::sink());
+    let verdict = match drained {
+        Ok(_) => tally.verdict(set),
+        Err(e) => Err(format!("cannot be read to its end: {e}")),
+    };
+    if let Err(e) = verdict {
+        report.problems.push(format!(
+            "set {} ({where_}) {e}; {}",
+            set.number,
+            restored.describe()
+        ));
+    }
+}
+
+/// Checking a set file and its hash list against the manifest.
+mod set_check {
+    use crate::catalog::{from_hex, HashListReader};
+    use crate::error_text::chain;
+    use crate::media::SetInfo;
+    use crate::volume::Volume;
+    use std::io::{self, Read};
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    /// The BLAKE3 and length of the raw bytes read through [`Tally::reader`].
+    #[derive(Clone, Default)]
+    pub struct Tally(Arc<Mutex<(blake3::Hasher, u64)>>);
+
+    impl Tally {
+        pub fn reader(&self, inner: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+            Box::new(Tallied {
+                inner,
+                tally: self.clone(),
+            })
+        }
+
+        /// Whether what was read is the set file the manifest describes.
+        pub fn verdict(&self, set: &SetInfo) -> Result<(), String> {
+            let (hash, bytes) = {
+                let t = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+                (t.0.finalize(), t.1)
+            };
+            compare(set, hash, bytes)
+        }
+    }
+
+    struct Tallied {
+        inner: Box<dyn Read + Send>,
+        tally: Tally,
+    }
+
+    impl Read for Tallied {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            let mut t = self.tally.0.lock().unwrap_or_else(PoisonError::into_inner);
+            t.0.update(&buf[..n]);
+            t.1 += n as u64;
+            Ok(n)
+        }
+    }
+
+    /// A BLAKE3 as the manifest writes it: exactly 32 bytes in hex.
+    fn b3_of(hex: &str) -> Option<[u8; 32]> {
+        from_hex(hex).ok()?.try_into().ok()
+    }
+
+    fn compare(set: &SetInfo, hash: blake3::Hash, bytes: u64) -> Result<(), String> {
+        let want = b3_of(&set.b3).ok_or_else(|| {
+            format!(
+                "has no BLAKE3 in its manifest that can be checked ({:?})",
+                set.b3
+            )
+        })?;
+        if bytes != set.bytes || hash.as_bytes() != &want {
+            return Err(format!(
+                "does not match its manifest ({bytes} bytes with BLAKE3 {} where the manifest \
+                 says {} bytes with {}): the set was altered or damaged",
+                hash.to_hex(),
+                set.bytes,
+                set.b3
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads the whole set file and checks it.
+    pub fn check_file(volume: &Volume, set: &SetInfo) -> Result<(), String> {
+        let tally = Tally::default();
+        let mut r = volume
+            .open_file(&set.file)
+            .map(|r| tally.reader(r))
+            .map_err(|e| format!("cannot open: {e}"))?;
+        io::copy(&mut r, &mut io::sink()).map_err(|e| format!("cannot be read: {e}"))?;
+        tally.verdict(set)
+    }
+
+    /// The set's hash list, once its bytes are found to be what the manifest says.
+    pub fn open_hash_list(
+        volume: &Volume,
+        set: &SetInfo,
+    ) -> Result<HashListReader<Box<dyn Read + Send>>, String> {
+        let want = b3_of(&set.hashes_b3).ok_or_else(|| {
+            format!(
+                "the manifest holds no BLAKE3 for it that can be checked ({:?})",
+                set.hashes_b3
+            )
+        })?;
+        let mut hasher = blake3::Hasher::new();
+        let mut r = volume
+            .open_file(&set.hashes)
+            .map_err(|e| format!("cannot be opened: {e}"))?;
+        io::copy(&mut r, &mut hasher).map_err(|e| format!("cannot be read: {e}"))?;
+        if hasher.finalize().as_bytes() != &want {
+            return Err(format!(
+                "its BLAKE3 is {} where the manifest says {}: the list is damaged or altered",
+                hasher.finalize().to_hex(),
+                set.hashes_b3
+            ));
+        }
+        let r = volume
+            .open_file(&set.hashes)
+            .map_err(|e| format!("cannot be opened: {e}"))?;
+        HashListReader::new(r).map_err(|e| chain(&e))
+    }
+
+    /// A decompressed set, cut off where the manifest says its tar stream ends: a set that
+    /// decompresses to more is an error, not an endless stream.
+    pub struct Limit {
+        inner: Box<dyn Read + Send>,
+        left: u64,
+        stated: u64,
+    }
+
+    impl Limit {
+        pub fn new(inner: Box<dyn Read + Send>, stated: u64) -> Limit {
+            Limit {
+                inner,
+                left: stated,
+                stated,
+            }
+        }
+    }
+
+    impl Read for Limit {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            if self.left == 0 {
+                let mut one = [0u8; 1];
+                return match self.inner.read(&mut one)? {
+                    0 => Ok(0),
+                    _ => Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "the set decompresses to more than the {} bytes its manifest states",
+                            self.stated
+                        ),
+                    )),
+                };
+            }
+            let want = buf
+                .len()
+                .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+            let n = self.inner.read(&mut buf[..want])?;
+            self.left -= n as u64;
+            Ok(n)
         }
     }
 }

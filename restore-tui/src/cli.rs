@@ -56,6 +56,17 @@ struct Cli {
     #[arg(long, value_name = "OLD=NEW")]
     rename: Vec<String>,
 
+    /// With --target: leave the restored files owned by the user running the restore, not
+    /// by their owners in the backup (as root the default is the backup's owners, as GNU
+    /// tar's)
+    #[arg(long, requires = "target")]
+    no_same_owner: bool,
+
+    /// With --target: leave out device nodes, setuid and setgid bits and file capabilities
+    /// (for a backup from a machine you do not trust; a full restore keeps everything)
+    #[arg(long, requires = "target")]
+    no_special: bool,
+
     /// Restore without asking for confirmation
     #[arg(long)]
     yes: bool,
@@ -176,6 +187,8 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             select: cli.select.clone(),
             rename: cli.rename.clone(),
             yes: cli.yes,
+            no_same_owner: cli.no_same_owner,
+            no_special: cli.no_special,
         };
         return crate::files::run(&request);
     }

@@ -4,7 +4,7 @@
 use crate::engine::volumes::{host_places, scan_at, Ask, Finder, Search};
 use crate::init::console::{self, Input};
 use anyhow::{bail, Context};
-use rescue_core::restore_files::{restore_from, RestoreReport, Selection};
+use rescue_core::restore_files::{restore_from, RestoreOptions, RestoreReport, Selection};
 use rescue_core::size::format_bytes;
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,6 +16,8 @@ pub struct Request {
     pub select: Vec<String>,
     pub rename: Vec<String>,
     pub yes: bool,
+    pub no_same_owner: bool,
+    pub no_special: bool,
 }
 
 /// "/home/ann/" -> "home/ann": paths as the archive holds them.
@@ -67,15 +69,31 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
         println!("nothing restored");
         return Ok(1);
     }
+    // A directory that was there keeps its own owner and mode: the backup's root entry
+    // describes the backed-up system's root, not this directory.
+    let existed = req.target.is_dir();
     std::fs::create_dir_all(&req.target)
         .with_context(|| format!("making {}", req.target.display()))?;
+    let options = RestoreOptions {
+        no_same_owner: req.no_same_owner,
+        no_special: req.no_special,
+        keep_root: existed,
+        check_sets_first: false,
+    };
     // Volumes not here are looked for (and asked for) when the restore reaches them.
     let mut finder = Finder::new(
         Search::new(host_places()).looking_in(&scan),
         Ask::from_yes(req.yes),
     );
-    let report = restore_from(volumes, &mut finder, &req.target, &selection, &mut |_| {})
-        .with_context(|| format!("restoring into {}", req.target.display()))?;
+    let report = restore_from(
+        volumes,
+        &mut finder,
+        &req.target,
+        &selection,
+        &options,
+        &mut |_| {},
+    )
+    .with_context(|| format!("restoring into {}", req.target.display()))?;
     print_report(&report);
     Ok(if report.clean() { 0 } else { 1 })
 }

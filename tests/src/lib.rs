@@ -36,6 +36,7 @@
 //! The helpers that write to block devices ([`mkfs`], [`LoopDisk::partition`]) refuse any
 //! device that is not a loop device, so a wrong variable can never reach the host's disk.
 
+pub mod hostile;
 pub mod tmux;
 
 use serde_json::Value;

@@ -7,14 +7,13 @@
 //! the same file boots when written to a USB stick. File contents are streamed from the
 //! host while the image is written. The same spec and time give the same bytes.
 
+use crate::output::{StagedFile, PRIVATE_FILE};
 use anyhow::{bail, Context, Result};
 use hadris_fs::{Content, DateTime, Node, Tree};
 use hadris_iso::{
     AppendedPartition, BootEntry, BootInfo, ElTorito, Hybrid, IsoId, IsoLevel, IsoOptions,
 };
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Where a file's bytes come from: a host file (read while the image is written) or
 /// bytes in memory. The same type the initramfs tree uses.
@@ -125,17 +124,13 @@ pub fn validate_publisher(publisher: &str) -> Result<()> {
     Ok(())
 }
 
-/// Writes the image to `out`: first as `.NAME.partial` beside it, synced, then renamed
-/// into place, mode 0600. On any error the partial file is removed and `out` is left as
-/// it was.
+/// Writes the image to `out` through a [`StagedFile`] (a fresh private temporary name
+/// beside it, synced, then renamed into place), mode 0600. On any error the temporary is
+/// removed and `out` is left as it was.
 pub fn write_iso(spec: &IsoSpec, out: &Path) -> Result<IsoStats> {
     let (tree, options) = plan(spec)?;
-    let partial = partial_path(out)?;
-    let result = write_partial(&tree, &options, &partial, out, spec.files.len());
-    if result.is_err() {
-        let _ = fs::remove_file(&partial);
-    }
-    result
+    let staged = StagedFile::create(out, PRIVATE_FILE)?;
+    write_staged(&tree, &options, staged, spec.files.len())
 }
 
 /// The size `write_iso` would write, without writing it.
@@ -147,61 +142,28 @@ pub fn planned_size(spec: &IsoSpec) -> Result<u64> {
     Ok(report.size())
 }
 
-fn partial_path(out: &Path) -> Result<PathBuf> {
-    let name = out
-        .file_name()
-        .with_context(|| format!("{}: not a file name", out.display()))?;
-    let mut partial = std::ffi::OsString::from(".");
-    partial.push(name);
-    partial.push(".partial");
-    Ok(out.with_file_name(partial))
-}
-
-fn write_partial(
+fn write_staged(
     tree: &Tree,
     options: &IsoOptions,
-    partial: &Path,
-    out: &Path,
+    mut staged: StagedFile,
     files: usize,
 ) -> Result<IsoStats> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(partial)
-        .with_context(|| format!("creating {}", partial.display()))?;
-    // A partial file left by an earlier run keeps its old mode: set it.
-    file.set_permissions(fs::Permissions::from_mode(0o600))
-        .with_context(|| format!("setting the mode of {}", partial.display()))?;
+    let tmp = staged.path().to_path_buf();
+    let file = staged.file();
     let mut device = hadris_storage::host::FileDevice::new(
         file.try_clone()
-            .with_context(|| format!("opening {}", partial.display()))?,
+            .with_context(|| format!("opening {}", tmp.display()))?,
     )
-    .with_context(|| format!("opening {}", partial.display()))?;
+    .with_context(|| format!("opening {}", tmp.display()))?;
+    // The writer's error keeps its cause (ENOSPC, EIO) as its source.
     let report = hadris_iso::sync::write(&mut device, tree, options)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("writing the ISO image {}", partial.display()))?;
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("writing the ISO image {}", tmp.display()))?;
     drop(device);
     // The writer only ever writes whole blocks: make the length exactly the image's.
     file.set_len(report.size())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("syncing {}", partial.display()))?;
-    drop(file);
-    fs::rename(partial, out)
-        .with_context(|| format!("renaming {} to {}", partial.display(), out.display()))?;
-    if let Some(dir) = out.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        // Makes the rename durable; a directory that cannot be opened is not an error.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
+        .with_context(|| format!("setting the size of {}", tmp.display()))?;
+    staged.commit()?;
     Ok(IsoStats {
         bytes: report.size(),
         files,
@@ -320,6 +282,8 @@ fn check_iso_path(path: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     fn spec(files: Vec<(String, IsoSource)>) -> IsoSpec {
         IsoSpec {
@@ -388,12 +352,10 @@ mod tests {
         let host = dir.path().join("host-file");
         fs::write(&host, vec![7u8; 100_000]).unwrap();
         let out = dir.path().join("rescue-1.iso");
-        // A stale partial file from an interrupted run is replaced.
-        fs::write(
-            dir.path().join(".rescue-1.iso.partial"),
-            vec![1u8; 10 << 20],
-        )
-        .unwrap();
+        // A file at the old fixed temporary name (another user's, or a stale one) is
+        // neither written through nor removed.
+        let stale = dir.path().join(".rescue-1.iso.partial");
+        fs::write(&stale, vec![1u8; 10 << 20]).unwrap();
         let s = spec(vec![
             ("/boot/vmlinuz".into(), IsoSource::Host(host)),
             (
@@ -412,7 +374,9 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+        let partials: Vec<_> = names.iter().filter(|n| n.ends_with(".partial")).collect();
+        assert_eq!(partials, [".rescue-1.iso.partial"], "{names:?}");
+        assert_eq!(fs::read(&stale).unwrap(), vec![1u8; 10 << 20]);
         let image = fs::read(&out).unwrap();
         assert_eq!(&image[16 * 2048 + 1..16 * 2048 + 6], b"CD001");
         assert_eq!(
@@ -433,15 +397,22 @@ mod tests {
         let (tree, options) = plan(&s).unwrap();
         // The file changes between planning and writing: the writer must notice.
         fs::write(&host, b"short").unwrap();
-        let partial = partial_path(&out).unwrap();
-        let result = write_partial(&tree, &options, &partial, &out, 1);
-        assert!(result.is_err());
-        let _ = fs::remove_file(&partial);
+        let staged = StagedFile::create(&out, PRIVATE_FILE).unwrap();
+        assert!(write_staged(&tree, &options, staged, 1).is_err());
         // And through the public function: a directory where a file should be.
         let s = spec(vec![("/dir".into(), IsoSource::Host(dir.path().into()))]);
         assert!(write_iso(&s, &out).is_err());
         assert_eq!(fs::read(&out).unwrap(), b"old image");
-        assert!(!partial.exists());
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["rescue-1.iso", "shrinks"],
+            "no temporary file is left"
+        );
     }
 
     #[test]

@@ -63,6 +63,21 @@ pub struct Extractor {
     buf: Vec<u8>,
     /// The current entry's directory has a default ACL.
     inherits: bool,
+    /// The root's own entry (`.`) leaves the root's owner, mode and times as they are.
+    keep_root: bool,
+    /// No device nodes, no setuid/setgid bits, no file capabilities.
+    no_special: bool,
+    /// The file whose slices are being written: only its next slice may continue it, into
+    /// the file this extractor created (never whatever is at that path by then).
+    slicing: Option<SliceInProgress>,
+}
+
+#[derive(Debug)]
+struct SliceInProgress {
+    comps: Vec<Vec<u8>>,
+    file: File,
+    /// Where the next slice must start.
+    next: u64,
 }
 
 #[derive(Debug)]
@@ -130,7 +145,26 @@ impl Extractor {
             deferred: Vec::new(),
             buf: vec![0; 256 * 1024],
             inherits: true,
+            keep_root: false,
+            no_special: false,
+            slicing: None,
         })
+    }
+
+    /// Whether the archive's entry for the root itself (`.`) leaves the root directory's
+    /// owner, mode, xattrs and times as they are (default: it sets them, as a restore
+    /// onto a new filesystem needs). A restore into an existing directory keeps it.
+    pub fn keep_root(mut self, keep: bool) -> Extractor {
+        self.keep_root = keep;
+        self
+    }
+
+    /// Whether to leave out what gives privileges (default: keep everything): device nodes
+    /// are skipped (reported as [`ArchiveError::Skipped`]), setuid and setgid bits are
+    /// cleared and the `security.capability` xattr is not set.
+    pub fn no_special(mut self, no_special: bool) -> Extractor {
+        self.no_special = no_special;
+        self
     }
 
     /// Path prefix renames, applied on whole components, the longest matching prefix
@@ -264,7 +298,28 @@ impl Extractor {
             complete: true,
             problems: Vec::new(),
         };
+        if self.no_special
+            && matches!(
+                meta.kind,
+                EntryKind::CharDevice { .. } | EntryKind::BlockDevice { .. }
+            )
+        {
+            return Err(ArchiveError::Skipped {
+                path: display,
+                reason: "a device node (device nodes are left out)".into(),
+            });
+        }
+        let stripped;
+        let meta = if self.no_special {
+            stripped = without_privileges(meta);
+            &stripped
+        } else {
+            meta
+        };
         let Some((name, parent_comps)) = mapped.split_last() else {
+            if self.keep_root {
+                return Ok(out);
+            }
             // The root directory itself: owner now, the rest when done.
             let root_fd = self
                 .root_fd
@@ -386,7 +441,14 @@ impl Extractor {
                     Some(s) => (s.offset, s.offset + size == s.total),
                     None => (0, true),
                 };
-                let fd = if offset == 0 {
+                let held = if offset == 0 {
+                    None
+                } else {
+                    Some(self.take_slice(mapped, offset, display)?)
+                };
+                let fd = if let Some(file) = held {
+                    OwnedFd::from(file)
+                } else {
                     self.make(pfd, name, display, "creating the file", || {
                         rfs::openat(
                             pfd,
@@ -399,8 +461,6 @@ impl Extractor {
                             Mode::from_raw_mode(0o600),
                         )
                     })?
-                } else {
-                    self.open_for_slice(pfd, name, offset, display)?
                 };
                 let mut file = File::from(fd);
                 let (bytes, b3) = self.write_content(
@@ -433,6 +493,12 @@ impl Extractor {
                 }
                 if last {
                     self.finish_fd(file.as_fd(), meta, display, &mut out.problems);
+                } else {
+                    self.slicing = Some(SliceInProgress {
+                        comps: mapped.to_vec(),
+                        file,
+                        next: offset + size,
+                    });
                 }
             }
             EntryKind::HardLink { target } => {
@@ -533,48 +599,36 @@ impl Extractor {
         Ok(false)
     }
 
-    fn open_for_slice(
-        &self,
-        pfd: &OwnedFd,
-        name: &[u8],
+    /// The file a slice at `offset` continues: the one this extractor created for the
+    /// slices before it, which must have ended exactly there. Whatever else is at that
+    /// path (a FIFO, a device node, a symlink, a file of another run) is never opened.
+    fn take_slice(
+        &mut self,
+        mapped: &[Vec<u8>],
         offset: u64,
         display: &str,
-    ) -> Result<OwnedFd, ArchiveError> {
-        let missing = || ArchiveError::Slice {
-            path: display.to_string(),
-            reason: format!("the slice at byte {offset} has no earlier slices before it on disk"),
-        };
-        let fd = match rfs::openat(
-            pfd,
-            name,
-            OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT | Errno::LOOP) => return Err(missing()),
-            Err(e) => {
-                return Err(extract_err(
-                    display,
-                    "opening the file for its next slice",
-                    e.into(),
-                ))
-            }
-        };
-        let st =
-            rfs::fstat(&fd).map_err(|e| extract_err(display, "looking at the file", e.into()))?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(missing());
-        }
-        if (st.st_size as u64) < offset {
-            return Err(ArchiveError::Slice {
+    ) -> Result<File, ArchiveError> {
+        match self.slicing.take() {
+            Some(s) if s.comps == mapped && s.next == offset => Ok(s.file),
+            Some(s) if s.comps == mapped => Err(ArchiveError::Slice {
                 path: display.to_string(),
                 reason: format!(
-                    "the file holds {} bytes but the slice starts at byte {offset}: an earlier slice is missing",
-                    st.st_size
+                    "the slice starts at byte {offset} but the slices before it end at byte {}: \
+                     a slice is missing",
+                    s.next
                 ),
-            });
+            }),
+            other => {
+                self.slicing = other;
+                Err(ArchiveError::Slice {
+                    path: display.to_string(),
+                    reason: format!(
+                        "the slice at byte {offset} has no earlier slices before it in this \
+                         restore"
+                    ),
+                })
+            }
         }
-        Ok(fd)
     }
 
     /// Writes the content at `base` (the slice's offset), seeking over holes.
@@ -824,6 +878,15 @@ impl Extractor {
         }
         self.take_errors()
     }
+}
+
+/// The entry without setuid and setgid bits and without file capabilities.
+fn without_privileges(meta: &EntryMeta) -> EntryMeta {
+    let mut m = meta.clone();
+    m.mode &= !0o6000;
+    m.xattrs
+        .retain(|(n, _)| n.as_slice() != b"security.capability");
+    m
 }
 
 /// Sets the xattrs and removes the ACLs the entry does not have (inherited from a default

@@ -11,6 +11,7 @@
 
 pub mod acl;
 pub mod extract;
+pub mod limits;
 pub mod meta;
 pub mod pax;
 pub mod reader;
@@ -20,6 +21,7 @@ pub mod writer;
 use std::io;
 
 pub use extract::{Extracted, Extractor};
+pub use limits::{MAX_SPARSE_EXTENTS, MAX_SPARSE_SIZE};
 pub use meta::{EntryKind, EntryMeta, Slice};
 pub use reader::{EntryData, Stored, TarReader};
 pub use sparse::{data_extents, ExtentReader};
@@ -70,9 +72,12 @@ pub enum ArchiveError {
         #[source]
         source: io::Error,
     },
-    /// A slice that does not fit the file on disk (an earlier slice is missing).
+    /// A slice that does not continue the file its earlier slices made (one is missing).
     #[error("{path}: {reason}")]
     Slice { path: String, reason: String },
+    /// An entry left out as asked (a device node when privileges are left out).
+    #[error("{path}: skipped: {reason}")]
+    Skipped { path: String, reason: String },
 }
 
 fn in_entry(path: &Option<String>) -> String {
@@ -94,7 +99,8 @@ impl ArchiveError {
             | ArchiveError::Unsafe { path, .. }
             | ArchiveError::Extract { path, .. }
             | ArchiveError::Data { path, .. }
-            | ArchiveError::Slice { path, .. } => Some(path),
+            | ArchiveError::Slice { path, .. }
+            | ArchiveError::Skipped { path, .. } => Some(path),
         }
     }
 

@@ -12,12 +12,9 @@ use super::sparse::{self, MapParser};
 use super::writer::{SLICE_OFFSET_KEY, SLICE_TOTAL_KEY};
 use super::ArchiveError;
 
-/// The largest pax header or GNU long name accepted (a corrupted size must not make the
-/// reader allocate gigabytes).
-const MAX_META: u64 = 16 << 20;
-
-/// The largest entry size believed (2^62 bytes): beyond it a size field is corrupted.
-const MAX_SIZE: u64 = 1 << 62;
+use super::limits::{
+    MAX_GLOBAL_BYTES, MAX_GLOBAL_RECORDS, MAX_META, MAX_SIZE, MAX_SPARSE_EXTENTS, MAX_SPARSE_SIZE,
+};
 
 /// Reads entries from a tar stream.
 #[derive(Debug)]
@@ -188,6 +185,8 @@ impl<R: Read> TarReader<R> {
         let mut local: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
+        // Bytes of extended headers and long names read for this entry so far.
+        let mut meta_bytes = 0u64;
         let mut block = [0u8; BLOCK];
         loop {
             let at = self.offset;
@@ -214,11 +213,15 @@ impl<R: Read> TarReader<R> {
             let typeflag = block[field::TYPEFLAG];
             match typeflag {
                 b'x' | b'g' | b'L' | b'K' => {
-                    if size > MAX_META {
+                    meta_bytes = meta_bytes.saturating_add(size);
+                    if meta_bytes > MAX_META {
                         return Err(self.bad(
                             at,
                             None,
-                            &format!("extended header of {size} bytes"),
+                            &format!(
+                                "extended headers of {meta_bytes} bytes for one entry (at most \
+                                 {MAX_META})"
+                            ),
                         ));
                     }
                     let mut data = vec![0u8; size as usize];
@@ -231,12 +234,8 @@ impl<R: Read> TarReader<R> {
                             if typeflag == b'x' {
                                 local.extend(records);
                             } else {
-                                for (k, v) in records {
-                                    self.global.retain(|(gk, _)| *gk != k);
-                                    if !v.is_empty() {
-                                        self.global.push((k, v));
-                                    }
-                                }
+                                self.set_global(records)
+                                    .map_err(|r| self.bad(at, None, &r))?;
                             }
                         }
                         b'L' => long_name = Some(pax::parse_str(&data).to_vec()),
@@ -253,6 +252,33 @@ impl<R: Read> TarReader<R> {
             }
             return self.entry(at, &block, size, local, long_name, long_link);
         }
+    }
+
+    /// Merges a global header's records into those in force (a later value replaces an
+    /// earlier one; an empty value removes the key), within the global bounds.
+    fn set_global(&mut self, records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), String> {
+        let mut map: std::collections::BTreeMap<Vec<u8>, Vec<u8>> =
+            std::mem::take(&mut self.global).into_iter().collect();
+        for (k, v) in records {
+            if v.is_empty() {
+                map.remove(&k);
+            } else {
+                map.insert(k, v);
+            }
+            if map.len() > MAX_GLOBAL_RECORDS {
+                return Err(format!(
+                    "global headers hold more than {MAX_GLOBAL_RECORDS} records"
+                ));
+            }
+        }
+        let bytes: usize = map.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if bytes > MAX_GLOBAL_BYTES {
+            return Err(format!(
+                "global headers hold {bytes} bytes (at most {MAX_GLOBAL_BYTES})"
+            ));
+        }
+        self.global = map.into_iter().collect();
+        Ok(())
     }
 
     fn bad(&mut self, offset: u64, path: Option<&[u8]>, reason: &str) -> ArchiveError {
@@ -341,7 +367,13 @@ impl<R: Read> TarReader<R> {
         let mut slice_offset = None;
         let mut slice_total = None;
         let mut acl_text: Vec<(&'static [u8], Vec<u8>)> = Vec::new();
-        let records: Vec<(Vec<u8>, Vec<u8>)> = self.global.iter().cloned().chain(local).collect();
+        let global = std::mem::take(&mut self.global);
+        let records = global.iter().cloned().chain(local);
+        // Where each xattr name is in meta.xattrs: a later record for a name replaces the
+        // earlier one without a search (many records must not take quadratic time).
+        let mut xattr_at: std::collections::HashMap<Vec<u8>, usize> =
+            std::collections::HashMap::new();
+        let mut failed = None;
         for (key, value) in records {
             let dec =
                 |what: &str| pax::parse_decimal(&value).ok_or_else(|| format!("bad pax {what}"));
@@ -377,16 +409,26 @@ impl<R: Read> TarReader<R> {
                     k if k == SLICE_TOTAL_KEY => slice_total = Some(dec("slice total")?),
                     k if k.starts_with(b"SCHILY.xattr.") => {
                         let name = pax::decode_xattr_name(&k[b"SCHILY.xattr.".len()..]);
-                        meta.xattrs.retain(|(n, _)| *n != name);
-                        meta.xattrs.push((name, value.clone()));
+                        match xattr_at.get(&name) {
+                            Some(&i) => meta.xattrs[i].1 = value.clone(),
+                            None => {
+                                xattr_at.insert(name.clone(), meta.xattrs.len());
+                                meta.xattrs.push((name, value.clone()));
+                            }
+                        }
                     }
                     _ => {}
                 }
                 Ok(())
             })();
             if let Err(reason) = r {
-                return Err(self.bad(at, Some(&path), &reason));
+                failed = Some(reason);
+                break;
             }
+        }
+        self.global = global;
+        if let Some(reason) = failed {
+            return Err(self.bad(at, Some(&path), &reason));
         }
         // ACLs only in text (GNU tar --acls without --xattrs, star): convert what can be
         // converted exactly; an ACL that only repeats the mode is no ACL.
@@ -470,6 +512,13 @@ impl<R: Read> TarReader<R> {
                         Ok(false) => {}
                         Err(r) => return Err(self.bad(at, Some(&meta.path), &r)),
                     }
+                    if parser.extents.len() > MAX_SPARSE_EXTENTS {
+                        return Err(self.bad(
+                            at,
+                            Some(&meta.path),
+                            &format!("sparse map of more than {MAX_SPARSE_EXTENTS} extents"),
+                        ));
+                    }
                 }
                 Some(parser.extents)
             } else if let Some(map) = map01 {
@@ -499,6 +548,23 @@ impl<R: Read> TarReader<R> {
             if let Some(list) = list {
                 let list: Vec<(u64, u64)> = list.into_iter().filter(|e| e.1 > 0).collect();
                 let logical = realsize.unwrap_or(size);
+                if logical > MAX_SPARSE_SIZE {
+                    return Err(self.bad(
+                        at,
+                        Some(&meta.path),
+                        &format!(
+                            "sparse file of {logical} bytes (at most {MAX_SPARSE_SIZE} are \
+                             believed)"
+                        ),
+                    ));
+                }
+                if list.len() > MAX_SPARSE_EXTENTS {
+                    return Err(self.bad(
+                        at,
+                        Some(&meta.path),
+                        &format!("sparse map of more than {MAX_SPARSE_EXTENTS} extents"),
+                    ));
+                }
                 let stored = list.iter().fold(0u64, |a, e| a.saturating_add(e.1));
                 let checked = sparse::check_extents(&list, logical).and_then(|()| {
                     if stored == self.remaining {

@@ -5,6 +5,7 @@
 use std::io::{self, Read, Write};
 
 use super::acl;
+use super::limits::{MAX_SPARSE_EXTENTS, MAX_SPARSE_SIZE};
 use super::meta::{EntryKind, EntryMeta};
 use super::pax::{self, field, octal_max, padded, push_record, HeaderBlock, BLOCK};
 use super::sparse;
@@ -202,7 +203,20 @@ pub fn validate(meta: &EntryMeta) -> Result<(), String> {
         EntryKind::File {
             size,
             sparse: Some(extents),
-        } => sparse::check_extents(extents, *size)?,
+        } => {
+            sparse::check_extents(extents, *size)?;
+            if *size > MAX_SPARSE_SIZE {
+                return Err(format!(
+                    "a sparse file of {size} bytes: a restore believes at most {MAX_SPARSE_SIZE}"
+                ));
+            }
+            if extents.len() > MAX_SPARSE_EXTENTS {
+                return Err(format!(
+                    "{} sparse extents: a restore believes at most {MAX_SPARSE_EXTENTS}",
+                    extents.len()
+                ));
+            }
+        }
         _ => {}
     }
     if let Some(slice) = meta.slice {

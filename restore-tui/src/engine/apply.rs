@@ -15,7 +15,7 @@ use super::fstab::{self, FstabChange};
 use super::partition::Table;
 use super::plan::{Plan, Step};
 use rescue_core::restore_files::{
-    restore_from, NoMoreVolumes, RestoreReport, Selection, VolumeSource,
+    restore_from, NoMoreVolumes, RestoreOptions, RestoreReport, Selection, VolumeSource,
 };
 use rescue_core::runner::{Cmd, Output, RunError, Runner};
 use rescue_core::volume::Volume;
@@ -140,11 +140,13 @@ impl Native for RealNative {
     ) -> Result<RestoreReport, NativeError> {
         // A source that panicked while asking leaves nothing inconsistent behind.
         let mut source = self.source.lock().unwrap_or_else(|p| p.into_inner());
+        // A full restore recreates everything as it was, the roots of new filesystems too.
         restore_from(
             self.volumes.clone(),
             &mut **source,
             root,
             selection,
+            &RestoreOptions::default(),
             progress,
         )
         .map_err(|e| NativeError::new(format!("restoring the files into {}", root.display()), &e))
