@@ -46,6 +46,21 @@ fn assert_refused(run: &Limited, needle: &str) {
     }
 }
 
+/// `mkrescue verify` of the same media ends in time and memory and fails.
+fn assert_verify_fails(media: &Path) {
+    let run = run_limited(
+        &mkrescue_bin(),
+        &["verify", "--media", media.to_str().unwrap()],
+        MEMORY,
+        LIMIT,
+    );
+    let report = run.report();
+    assert_eq!(run.output.status.code(), Some(1), "{report}");
+    for bad in ["panicked", "memory allocation", "out of memory"] {
+        assert!(!run.stderr().contains(bad), "{report}");
+    }
+}
+
 fn slice(path: &str, offset: u64, len: u64, total: u64) -> EntryMeta {
     let mut m = EntryMeta::new(
         path,
@@ -71,6 +86,7 @@ fn a_slice_over_a_fifo_is_refused_without_blocking() {
     let target = work.path().join("t");
     let run = restore(&out, &target, &[]);
     assert_refused(&run, "no earlier slices");
+    assert_verify_fails(&out);
     let meta = fs::symlink_metadata(target.join("pipe")).unwrap();
     assert!(meta.file_type().is_fifo(), "the FIFO stays a FIFO");
 }
@@ -119,6 +135,7 @@ fn a_sparse_file_of_2_to_the_60_is_refused() {
     one_volume(&out, &[SetFile::plain(1, &tar)]);
     let run = restore(&out, &work.path().join("t"), &[]);
     assert_refused(&run, "sparse file of 1152921504606846976 bytes");
+    assert_verify_fails(&out);
 }
 
 /// A global header of a million keys: merging them one by one was quadratic.
@@ -137,6 +154,7 @@ fn a_global_header_of_a_million_keys_is_refused() {
     one_volume(&out, &[SetFile::plain(1, &tar)]);
     let run = restore(&out, &work.path().join("t"), &[]);
     assert_refused(&run, "global headers hold more than");
+    assert_verify_fails(&out);
 }
 
 /// 1.5 GB of extended headers before one entry (a few MB compressed): they were all kept
@@ -162,6 +180,7 @@ fn repeated_extended_headers_are_refused_in_bounded_memory() {
     one_volume(&out, &[set]);
     let run = restore(&out, &work.path().join("t"), &[]);
     assert_refused(&run, "extended headers of");
+    assert_verify_fails(&out);
 }
 
 /// Volume 1 says the backup has 2^32-1 volumes: the restore would wait for each.
