@@ -83,8 +83,17 @@ fn manifest(b: &Backup, volume: u32, volumes: u32, sets: &[SetReady]) -> Manifes
         kernel_release: "6.1.0-test".into(),
         sets: sets.iter().map(|s| set_info(s, b.compression)).collect(),
         compression: b.compression,
+        mountlist_b3: (volume == 1).then(|| blake3::hash(MOUNTLIST).to_hex().to_string()),
+        catalog_b3: (volume == 1).then(|| {
+            blake3::hash(&fs::read(&b.catalog).unwrap())
+                .to_hex()
+                .to_string()
+        }),
     }
 }
+
+/// Volume 1's mountlist: only its bytes matter here.
+const MOUNTLIST: &[u8] = b"{\"version\": 1}\n";
 
 /// The files of volume `n` of `count` holding `sets`: (path on the volume, source).
 fn volume_files(b: &Backup, n: u32, count: u32, sets: &[SetReady]) -> Vec<(String, IsoSource)> {
@@ -102,7 +111,7 @@ fn volume_files(b: &Backup, n: u32, count: u32, sets: &[SetReady]) -> Vec<(Strin
         ));
         files.push((
             media::MOUNTLIST_PATH.to_string(),
-            IsoSource::Bytes(b"{\"version\": 1}\n".to_vec()),
+            IsoSource::Bytes(MOUNTLIST.to_vec()),
         ));
     }
     for s in sets {

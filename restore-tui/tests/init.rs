@@ -24,7 +24,7 @@ const MOUNTLIST: &str = r#"{
   }]
 }"#;
 
-const MANIFEST: &str = r#"{"version": 1, "backup_id": "TEST1234", "label": "RESCUE_TEST1234", "volume": 1,
+const MANIFEST: &str = r#"{"version": 1, "backup_id": "TEST1234", "label": "RESCUE_TEST1234_1", "volume": 1,
   "volumes": 1, "created": 1763700000, "tool_version": "0.1.0", "hostname": "web1",
   "kernel_release": "6.1.0-28-cloud-amd64"}"#;
 
@@ -280,7 +280,7 @@ fn a_media_without_a_mountlist_falls_back_to_the_copy() {
         &out,
         &[
             "restore-tui: found media RESCUE_OTHER on /dev/vdb",
-            "restore-tui: warning: the manifest is for RESCUE_TEST1234, the volume is labelled RESCUE_OTHER",
+            "restore-tui: warning: the manifest is for RESCUE_TEST1234_1, the volume is labelled RESCUE_OTHER",
             "restore-tui: warning: the media has no /rescue/mountlist.json",
             "restore-tui: using the rescue system's copy of the mountlist, \
              /etc/rescue/mountlist.json (1 disk)",

@@ -158,6 +158,8 @@ mod tests {
                 kernel_release: "6.1.0-28-cloud-amd64".into(),
                 sets: Vec::new(),
                 compression: rescue_core::media::Compression::Zstd,
+                mountlist_b3: None,
+                catalog_b3: None,
             }),
             manifest_problem: None,
             mountlist: None,
