@@ -190,6 +190,9 @@ pub enum Trust {
     AnyMedia,
     /// Only volumes whose manifest carries a signature by this key.
     SignedBy(TrustedKey),
+    /// A trusted key was named but cannot be used (the reason): every volume is refused,
+    /// rather than any accepted.
+    Unusable(String),
 }
 
 impl Trust {

@@ -222,9 +222,18 @@ impl Volume {
                 })
             }
         };
-        if let Trust::SignedBy(key) = trust {
-            volume.check_signature(key, &bytes)?;
-            volume.signature = SignatureCheck::Verified;
+        match trust {
+            Trust::AnyMedia => {}
+            Trust::SignedBy(key) => {
+                volume.check_signature(key, &bytes)?;
+                volume.signature = SignatureCheck::Verified;
+            }
+            Trust::Unusable(why) => {
+                return Err(VolumeError::Untrusted {
+                    path: path.to_path_buf(),
+                    why: format!("the trusted key cannot be used ({why})"),
+                })
+            }
         }
         let bad = |source| VolumeError::BadManifest {
             path: path.to_path_buf(),
@@ -972,5 +981,11 @@ mod tests {
         fs::write(vol.join("rescue/manifest.sig"), &key.sign(&bytes)[..10]).unwrap();
         let e = Volume::open_with(&vol, &trust).unwrap_err();
         assert!(e.to_string().contains("10 bytes, not the 64"), "{e}");
+        let e = Volume::open_with(&vol, &Trust::Unusable("no such file".into())).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("refused: the trusted key cannot be used (no such file)"),
+            "{e}"
+        );
     }
 }
