@@ -14,6 +14,7 @@ use clap::Args;
 use rescue_core::media::{self, Compression, Manifest, ToolsInfo};
 use rescue_core::mountlist::{self, validate, FsType, Mountlist};
 use rescue_core::runner::RealRunner;
+use rescue_core::signature::SigningKey;
 use rescue_core::size::format_bytes;
 use rescue_core::volumes::{max_set_size, MediaSizes, Overhead, VolumePacker, DEFAULT_SET_SIZE};
 use std::collections::HashSet;
@@ -117,6 +118,13 @@ pub struct CreateArgs {
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub initramfs_level: u32,
 
+    /// Sign each volume's manifest with this ed25519 private key (PEM, as made by `openssl
+    /// genpkey -algorithm ed25519 -out KEY.pem`); the signature is written beside it as
+    /// rescue/manifest.sig, and the public key into the rescue system as
+    /// /etc/rescue/trusted-key.pem. Restores check it with --trusted-key
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+
     /// Print a JSON summary at the end
     #[arg(long)]
     pub json: bool,
@@ -149,6 +157,8 @@ pub struct Summary {
     pub tools_missing: Vec<String>,
     pub bios: bool,
     pub uefi: bool,
+    /// The public key (hex) whose private part signed every volume's manifest (`--sign`).
+    pub signed_by: Option<String>,
     /// Milliseconds each phase took.
     pub timings: Timings,
     pub warnings: Vec<String>,
@@ -275,6 +285,13 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<i32> {
 }
 
 pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
+    // A key that cannot be used stops the run before any work.
+    let signer = args
+        .sign
+        .as_deref()
+        .map(SigningKey::read)
+        .transpose()
+        .context("--sign")?;
     let mut warnings = Vec::new();
     let mut timings = Timings::default();
     let mut clock = Instant::now();
@@ -351,6 +368,15 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         serde_json::to_vec_pretty(&tools_info)?,
         0o644,
     )?;
+    let signed_by = signer.as_ref().map(SigningKey::trusted_key);
+    if let Some(public) = &signed_by {
+        // Only the public part: the rescue system checks the other volumes with it.
+        tree.bytes(
+            media::INITRAMFS_TRUSTED_KEY,
+            public.to_pem()?.into_bytes(),
+            0o644,
+        )?;
+    }
 
     timings.gather_ms = lap(&mut clock);
     crate::output::make_output_dir(&args.output)?;
@@ -427,6 +453,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
             uefi: boot_files.uefi.clone(),
         }),
         sizes: sizes.clone(),
+        signer,
     };
     let (volumes, backup) = if args.no_backup {
         // The boot files alone must fit the first medium: say so before writing anything.
@@ -459,6 +486,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         tools_missing,
         bios: boot_files.bios.is_some(),
         uefi: boot_files.uefi.is_some(),
+        signed_by: signed_by.map(|k| k.fingerprint()),
         timings,
         warnings,
     })

@@ -30,9 +30,10 @@ use rescue_core::compare::{
     compare_tree, hash_stream, show_path, walk_cmp, CompareError, CompareOptions, CompareReport,
     FileList,
 };
-use rescue_core::media::{Compression, SetInfo, CATALOG_PATH};
+use rescue_core::media::{Compression, CoveredFile, SetInfo, CATALOG_PATH, MOUNTLIST_PATH};
+use rescue_core::signature::Trust;
 use rescue_core::size::format_bytes;
-use rescue_core::volume::{scan_volumes, Volume, VolumeKind};
+use rescue_core::volume::{scan_volumes_with, Volume, VolumeError, VolumeKind, MAX_MOUNTLIST};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -60,6 +61,11 @@ pub struct VerifyArgs {
     /// How many paths to name in each list (the rest are counted)
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub show: usize,
+
+    /// Accept only volumes whose manifest is signed by this ed25519 public key (PEM, as
+    /// `openssl pkey -in KEY.pem -pubout` writes it); any other volume is a problem
+    #[arg(long, value_name = "PUB")]
+    pub trusted_key: Option<PathBuf>,
 }
 
 /// What to verify.
@@ -69,22 +75,26 @@ pub struct Options {
     pub against: Option<PathBuf>,
     /// Paths named in each list; the rest are counted.
     pub show: usize,
+    /// Which volumes are accepted (`--trusted-key`).
+    pub trust: Trust,
 }
 
-impl From<&VerifyArgs> for Options {
-    fn from(a: &VerifyArgs) -> Options {
-        Options {
+impl Options {
+    /// The options of the command line; reads the trusted key.
+    pub fn from_args(a: &VerifyArgs) -> anyhow::Result<Options> {
+        Ok(Options {
             media: a.media.clone(),
             against: a.against.clone(),
             show: a.show,
-        }
+            trust: Trust::from_key_file(a.trusted_key.as_deref()).context("--trusted-key")?,
+        })
     }
 }
 
 /// Runs `mkrescue verify`: prints the report, returns 0 when the media are sound (and the
 /// live tree is as the catalog says), else 1.
 pub fn run(args: &VerifyArgs) -> anyhow::Result<i32> {
-    let report = verify(&Options::from(args))?;
+    let report = verify(&Options::from_args(args)?)?;
     if args.json {
         let text = serde_json::to_string_pretty(&report)?;
         println!("{text}");
@@ -121,6 +131,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Warnings beyond the ones listed.
     pub warnings_more: u64,
+    /// The public key (hex) every volume kept was found signed by (`--trusted-key`).
+    pub signed_by: Option<String>,
     /// The comparison with the live tree (`--against`).
     pub against: Option<CompareReport>,
     /// No problem, and (with `--against`) no difference.
@@ -158,6 +170,10 @@ pub struct SetsSummary {
     pub bad: Vec<u32>,
     /// Sets the catalog refers to that no volume found lists.
     pub not_found: Vec<u32>,
+    /// Sets not found beyond the first [`MAX_LISTED_SETS`] listed (a catalog may name set
+    /// numbers far past any volume's).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_found_more: u64,
 }
 
 /// One problem: with the volume or set it concerns and the files it affects.
@@ -180,6 +196,8 @@ pub enum ProblemKind {
     VolumeMissing,
     /// A volume that could not be opened or whose manifest could not be read.
     VolumeUnreadable,
+    /// A volume refused because its manifest is not signed by the trusted key.
+    VolumeUntrusted,
     /// A volume of another backup among the ones given.
     VolumeForeign,
     /// Two volumes with one number.
@@ -188,6 +206,8 @@ pub enum ProblemKind {
     VolumeCount,
     /// Volume 1 has no catalog, or it cannot be read.
     Catalog,
+    /// Volume 1's mountlist is missing, or is not as its manifest records it.
+    Mountlist,
     /// Sets the catalog refers to that are on no volume found.
     SetsNotFound,
     /// Two manifests list one set.
@@ -241,6 +261,9 @@ pub fn render_text(r: &Report) -> String {
             v.sets.len(),
             plural(v.sets.len() as u64)
         );
+    }
+    if let Some(key) = &r.signed_by {
+        let _ = writeln!(out, "  signed: every volume above by the trusted key {key}");
     }
     if !r.problems.is_empty() {
         let _ = writeln!(out, "problems:");
@@ -313,7 +336,8 @@ pub fn render_text(r: &Report) -> String {
         parts.push(format!("{} bad", r.sets.bad.len()));
     }
     if !r.sets.not_found.is_empty() {
-        parts.push(format!("{} not found", r.sets.not_found.len()));
+        let count = r.sets.not_found.len() as u64 + r.sets.not_found_more;
+        parts.push(format!("{count} not found"));
     }
     let _ = write!(sets, " ({})", parts.join(", "));
     let problems = r.problems.len() as u64;
@@ -340,6 +364,13 @@ fn more_line(out: &mut String, what: &str, list: &FileList) {
     if more > 0 {
         let _ = writeln!(out, "  {what}: ... and {more} more");
     }
+}
+
+/// Set numbers listed one by one in [`SetsSummary::not_found`]; the rest are counted.
+pub const MAX_LISTED_SETS: usize = 100_000;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn plural(n: u64) -> &'static str {
@@ -566,7 +597,7 @@ pub fn verify(opts: &Options) -> anyhow::Result<Report> {
             anyhow::bail!("--against {}: not a directory", root.display());
         }
     }
-    let scan = scan_volumes(&opts.media)
+    let scan = scan_volumes_with(&opts.media, &opts.trust)
         .with_context(|| format!("looking for rescue volumes at {}", opts.media.display()))?;
     let mut v = Verifier {
         opts,
@@ -588,21 +619,24 @@ pub fn verify(opts: &Options) -> anyhow::Result<Report> {
             problems: Vec::new(),
             warnings: Vec::new(),
             warnings_more: 0,
+            signed_by: None,
             against: None,
             clean: false,
         },
         buf: vec![0u8; 256 << 10],
     };
     for e in &scan.unreadable {
-        v.problem(
-            ProblemKind::VolumeUnreadable,
-            None,
-            None,
-            rescue_core::error_text::chain(e),
-            None,
-        );
+        let kind = match e {
+            VolumeError::Untrusted { .. } => ProblemKind::VolumeUntrusted,
+            _ => ProblemKind::VolumeUnreadable,
+        };
+        v.problem(kind, None, None, rescue_core::error_text::chain(e), None);
     }
     let volumes = v.choose_volumes(scan.volumes, &scan.looked_in, scan.searched);
+    if let Trust::SignedBy(key) = &opts.trust {
+        v.report.signed_by = Some(key.fingerprint());
+    }
+    v.check_mountlist(&volumes);
     let sets = v.sets_of(&volumes);
     v.verify_sets(&volumes, &sets);
     if let Some(root) = &opts.against {
@@ -854,6 +888,23 @@ impl Verifier<'_> {
         sets
     }
 
+    /// Volume 1's mountlist must be there and have the BLAKE3 its manifest records (an
+    /// older manifest records none: said as a warning).
+    fn check_mountlist(&mut self, volumes: &[Volume]) {
+        let Some(first) = volumes.iter().find(|v| v.manifest().volume == 1) else {
+            return;
+        };
+        if let Err(e) = first.read_small(MOUNTLIST_PATH, MAX_MOUNTLIST) {
+            let message = format!("{}: {e}", first.display_file(MOUNTLIST_PATH));
+            self.problem(ProblemKind::Mountlist, Some(1), None, message, None);
+        }
+        for file in CoveredFile::ALL {
+            if let Some(note) = first.uncovered_note(file) {
+                self.warn(note);
+            }
+        }
+    }
+
     /// The catalog of volume 1, if it is there and can be opened; says why not.
     fn open_catalog(&mut self, volumes: &[Volume]) -> Option<Catalog> {
         let Some(first) = volumes.iter().find(|v| v.manifest().volume == 1) else {
@@ -970,7 +1021,15 @@ impl Verifier<'_> {
         } else {
             format!("{range} {why}: not verified")
         };
-        self.report.sets.not_found.extend(first..=highest);
+        // Listed one by one up to a bound, counted beyond it: never one item per number
+        // of a range a damaged catalog may make huge.
+        let listed = &mut self.report.sets.not_found;
+        let total = u64::from(highest.saturating_sub(first)) + 1;
+        let take = total.min(MAX_LISTED_SETS.saturating_sub(listed.len()) as u64) as u32;
+        if take > 0 {
+            listed.extend(first..=first + (take - 1));
+        }
+        self.report.sets.not_found_more += total - u64::from(take);
         self.problem(
             ProblemKind::SetsNotFound,
             None,

@@ -8,8 +8,9 @@ use crate::output::StagedDir;
 use anyhow::{bail, Context};
 use rescue_core::catalog::to_hex;
 use rescue_core::hooks::{hook_command, HookKind};
-use rescue_core::media::{self, Compression, Manifest, SetInfo, MANIFEST_VERSION};
+use rescue_core::media::{self, Compression, CoveredFile, Manifest, SetInfo, MANIFEST_VERSION};
 use rescue_core::runner::Runner;
+use rescue_core::signature::SigningKey;
 use rescue_core::volumes::MediaSizes;
 use std::fs;
 use std::io::Write;
@@ -47,6 +48,8 @@ pub struct VolumeWriter<'a> {
     pub first: Option<FirstVolume>,
     /// Size limit of each volume, checked after writing.
     pub sizes: MediaSizes,
+    /// Signs each volume's manifest (`--sign KEY`): the signature goes beside it.
+    pub signer: Option<SigningKey>,
 }
 
 impl std::fmt::Debug for VolumeWriter<'_> {
@@ -91,6 +94,11 @@ impl VolumeWriter<'_> {
         if let Some(template) = &self.before_hook {
             self.run_hook(HookKind::BeforeVolume, template, &path, n)?;
         }
+        let first = if n == 1 { self.first.take() } else { None };
+        let covered = |file: CoveredFile| match &first {
+            Some(f) => covered_b3(&f.files, file),
+            None => Ok(None),
+        };
         let manifest = Manifest {
             version: MANIFEST_VERSION,
             backup_id: self.backup_id.clone(),
@@ -103,11 +111,22 @@ impl VolumeWriter<'_> {
             kernel_release: self.kernel_release.clone(),
             sets: sets.iter().map(|s| set_info(s, self.compression)).collect(),
             compression: self.compression,
+            mountlist_b3: covered(CoveredFile::Mountlist)?,
+            catalog_b3: covered(CoveredFile::Catalog)?,
         };
+        let manifest_bytes = manifest_bytes(&manifest)?;
+        // The signature covers the manifest's exact bytes, as written.
+        let signature = self.signer.as_ref().map(|key| key.sign(&manifest_bytes));
         let mut files = vec![(
             media::MANIFEST_PATH.to_string(),
-            IsoSource::Bytes(serde_json::to_vec_pretty(&manifest)?),
+            IsoSource::Bytes(manifest_bytes),
         )];
+        if let Some(signature) = signature {
+            files.push((
+                media::SIGNATURE_PATH.to_string(),
+                IsoSource::Bytes(signature.to_vec()),
+            ));
+        }
         for s in sets {
             files.push((
                 format!("/{}", media::set_file(s.set.number, self.compression)),
@@ -118,7 +137,6 @@ impl VolumeWriter<'_> {
                 IsoSource::Host(s.hashes.clone()),
             ));
         }
-        let first = if n == 1 { self.first.take() } else { None };
         let (bios, uefi) = match &first {
             Some(f) => {
                 files.extend(f.files.iter().cloned());
@@ -180,6 +198,48 @@ impl VolumeWriter<'_> {
         })?;
         Ok(())
     }
+}
+
+/// The manifest as written, after the checks every reader makes: a volume whose manifest
+/// a restore would refuse is not written.
+fn manifest_bytes(manifest: &Manifest) -> anyhow::Result<Vec<u8>> {
+    manifest.check().with_context(|| {
+        format!(
+            "the manifest of volume {} would be refused by a restore",
+            manifest.volume
+        )
+    })?;
+    let bytes = serde_json::to_vec_pretty(manifest)?;
+    if bytes.len() as u64 > media::MAX_MANIFEST_BYTES {
+        bail!(
+            "the manifest of volume {} lists {} sets in {} bytes, more than the {} a restore \
+             reads: give a larger --set-size",
+            manifest.volume,
+            manifest.sets.len(),
+            bytes.len(),
+            media::MAX_MANIFEST_BYTES
+        );
+    }
+    Ok(bytes)
+}
+
+/// The BLAKE3 of a file volume 1 carries and its manifest covers, when it is among
+/// `files`.
+fn covered_b3(files: &[(String, IsoSource)], file: CoveredFile) -> anyhow::Result<Option<String>> {
+    let Some((_, source)) = files.iter().find(|(path, _)| path == file.path()) else {
+        return Ok(None);
+    };
+    let hash = match source {
+        IsoSource::Bytes(b) => blake3::hash(b),
+        IsoSource::Host(p) => {
+            let mut hasher = blake3::Hasher::new();
+            let mut f = fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            std::io::copy(&mut f, &mut hasher)
+                .with_context(|| format!("reading {}", p.display()))?;
+            hasher.finalize()
+        }
+    };
+    Ok(Some(to_hex(hash.as_bytes())))
 }
 
 /// The manifest's record of a finished set.

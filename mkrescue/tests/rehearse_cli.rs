@@ -34,6 +34,8 @@ fn volume_dir(dir: &Path) {
         kernel_release: "6.1".into(),
         sets: Vec::new(),
         compression: Default::default(),
+        mountlist_b3: Some(blake3::hash(b"{}").to_hex().to_string()),
+        catalog_b3: None,
     };
     fs::create_dir_all(dir.join("rescue")).unwrap();
     fs::write(

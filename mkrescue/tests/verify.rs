@@ -83,8 +83,17 @@ fn manifest(b: &Backup, volume: u32, volumes: u32, sets: &[SetReady]) -> Manifes
         kernel_release: "6.1.0-test".into(),
         sets: sets.iter().map(|s| set_info(s, b.compression)).collect(),
         compression: b.compression,
+        mountlist_b3: (volume == 1).then(|| blake3::hash(MOUNTLIST).to_hex().to_string()),
+        catalog_b3: (volume == 1).then(|| {
+            blake3::hash(&fs::read(&b.catalog).unwrap())
+                .to_hex()
+                .to_string()
+        }),
     }
 }
+
+/// Volume 1's mountlist: only its bytes matter here.
+const MOUNTLIST: &[u8] = b"{\"version\": 1}\n";
 
 /// The files of volume `n` of `count` holding `sets`: (path on the volume, source).
 fn volume_files(b: &Backup, n: u32, count: u32, sets: &[SetReady]) -> Vec<(String, IsoSource)> {
@@ -102,7 +111,7 @@ fn volume_files(b: &Backup, n: u32, count: u32, sets: &[SetReady]) -> Vec<(Strin
         ));
         files.push((
             media::MOUNTLIST_PATH.to_string(),
-            IsoSource::Bytes(b"{\"version\": 1}\n".to_vec()),
+            IsoSource::Bytes(MOUNTLIST.to_vec()),
         ));
     }
     for s in sets {
@@ -898,4 +907,273 @@ fn a_selection_restores_a_subtree_under_a_new_name() {
         fs::read(target.join("tmp/ann/docs/one-block")).unwrap(),
         fs::read(b.source.join("home/ann/docs/one-block")).unwrap()
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Signed media: written by the volume writer with `--sign`'s key, checked with
+// `--trusted-key`. Keys are made, and signatures checked, by OpenSSL.
+
+fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An ed25519 key pair as `openssl genpkey` makes it: (private, public).
+fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.pem"));
+    let public = dir.join(format!("{name}.pub.pem"));
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    (key, public)
+}
+
+/// The backup written by the volume writer as two signed volume directories.
+fn signed_volume_dirs(b: &Backup, key: &Path) -> PathBuf {
+    use mkrescue::volume_writer::{FirstVolume, OutputFormat, VolumeWriter};
+    use rescue_core::signature::SigningKey;
+    let out = b.dir.path().join("signed");
+    fs::create_dir_all(&out).unwrap();
+    let mut writer = VolumeWriter {
+        output: out.clone(),
+        format: OutputFormat::Dir,
+        backup_id: BACKUP_ID.into(),
+        created: 1_763_700_000,
+        hostname: "corpus-host".into(),
+        kernel_release: "6.1.0-test".into(),
+        compression: b.compression,
+        before_hook: None,
+        after_hook: None,
+        runner: &rescue_core::runner::RealRunner,
+        first: Some(FirstVolume {
+            files: vec![
+                (
+                    media::MOUNTLIST_PATH.to_string(),
+                    IsoSource::Bytes(MOUNTLIST.to_vec()),
+                ),
+                (
+                    media::CATALOG_PATH.to_string(),
+                    IsoSource::Host(b.catalog.clone()),
+                ),
+            ],
+            bios: None,
+            uefi: None,
+        }),
+        sizes: rescue_core::volumes::MediaSizes::unlimited(),
+        signer: Some(SigningKey::read(key).unwrap()),
+    };
+    let half = b.sets.len() / 2;
+    writer.write(1, 0, &b.sets[..half], 0).unwrap();
+    writer.write(2, 2, &b.sets[half..], 0).unwrap();
+    out
+}
+
+/// The problems of `report` of `kind`, as their messages.
+fn messages_of(report: &Value, kind: &str) -> Vec<String> {
+    problems(report)
+        .iter()
+        .filter(|p| p["kind"] == kind)
+        .map(|p| p["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn signed_media_verify_with_the_trusted_key_and_openssl_agrees() {
+    let b = backup(Compression::Zstd);
+    let (key, public) = key_pair(b.dir.path(), "key");
+    let out = signed_volume_dirs(&b, &key);
+    for n in [1, 2] {
+        let vol = out.join(format!("rescue-{n}/rescue"));
+        let said = openssl(&[
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            public.to_str().unwrap(),
+            "-rawin",
+            "-in",
+            vol.join("manifest.json").to_str().unwrap(),
+            "-sigfile",
+            vol.join("manifest.sig").to_str().unwrap(),
+        ]);
+        assert!(said.contains("Signature Verified Successfully"), "{said}");
+    }
+    // The secret part is nowhere on the media.
+    let secret = fs::read_to_string(&key).unwrap();
+    let body: String = secret.lines().filter(|l| !l.starts_with("-----")).collect();
+    let found = Command::new("grep")
+        .args(["-rF", &body])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        found.status.code(),
+        Some(1),
+        "the private key is on the media"
+    );
+
+    let (code, report) = verify_json(&out, &["--trusted-key", public.to_str().unwrap()]);
+    assert_clean(code, &report);
+    assert_eq!(report["volumes"]["found"].as_array().unwrap().len(), 2);
+    let hex = report["signed_by"].as_str().unwrap();
+    assert_eq!(hex.len(), 64, "{report:#}");
+    let (code, text) = verify_text(&out, &["--trusted-key", public.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "signed: every volume above by the trusted key {hex}"
+        )),
+        "{text}"
+    );
+    // Without a trusted key nothing changes: signed media verify as any.
+    let (code, report) = verify_json(&out, &[]);
+    assert_clean(code, &report);
+    assert!(report["signed_by"].is_null());
+}
+
+#[test]
+fn a_changed_manifest_a_missing_signature_and_another_key_are_refused() {
+    let b = backup(Compression::Zstd);
+    let (key, public) = key_pair(b.dir.path(), "key");
+    let (_, other) = key_pair(b.dir.path(), "other");
+    let out = signed_volume_dirs(&b, &key);
+    let trusted = ["--trusted-key", public.to_str().unwrap()];
+
+    // One byte of volume 2's manifest changed: still a valid manifest, not the signed one.
+    let manifest = out.join("rescue-2/rescue/manifest.json");
+    let text = fs::read_to_string(&manifest).unwrap();
+    fs::write(&manifest, text.replacen("corpus-host", "corpus-hosT", 1)).unwrap();
+    let (code, report) = verify_json(&out, &[]);
+    assert_clean(code, &report);
+    let (code, report) = verify_json(&out, &trusted);
+    assert_eq!(code, 1, "{report:#}");
+    let refused = messages_of(&report, "volume_untrusted");
+    assert_eq!(refused.len(), 1, "{report:#}");
+    assert!(
+        refused[0]
+            .contains("rescue-2: refused: /rescue/manifest.sig: the signature does not verify"),
+        "{refused:?}"
+    );
+    let found: Vec<u64> = report["volumes"]["found"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(found, [1], "{report:#}");
+    fs::write(&manifest, &text).unwrap();
+
+    // Volume 1 without its signature.
+    let sig = out.join("rescue-1/rescue/manifest.sig");
+    let signature = fs::read(&sig).unwrap();
+    fs::remove_file(&sig).unwrap();
+    let (code, report) = verify_json(&out, &trusted);
+    assert_eq!(code, 1);
+    let refused = messages_of(&report, "volume_untrusted");
+    assert!(
+        refused.len() == 1 && refused[0].contains("rescue-1: refused: its manifest is not signed"),
+        "{refused:?}"
+    );
+    fs::write(&sig, signature).unwrap();
+
+    // Another key: every volume refused.
+    let (code, report) = verify_json(&out, &["--trusted-key", other.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        messages_of(&report, "volume_untrusted").len(),
+        2,
+        "{report:#}"
+    );
+    // The private key given as the trusted one: a usage mistake, said plainly.
+    let (code, _, stderr) = mkrescue(&[
+        "verify",
+        "--media",
+        out.to_str().unwrap(),
+        "--trusted-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("--trusted-key") && stderr.contains("this is a private key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("PRIVATE KEY-----"), "{stderr}");
+}
+
+#[test]
+fn volume_1s_catalog_and_mountlist_must_be_as_its_manifest_records() {
+    let b = backup(Compression::Zstd);
+    let (key, _) = key_pair(b.dir.path(), "key");
+    let out = signed_volume_dirs(&b, &key);
+    let vol = out.join("rescue-1/rescue");
+    let original = fs::read(vol.join("mountlist.json")).unwrap();
+    fs::write(vol.join("mountlist.json"), b"{\"version\": 2}\n").unwrap();
+    let (code, report) = verify_json(&out, &[]);
+    assert_eq!(code, 1);
+    let m = messages_of(&report, "mountlist");
+    assert!(
+        m.len() == 1 && m[0].contains("rescue-1/rescue/mountlist.json: its BLAKE3 is"),
+        "{m:?}"
+    );
+    fs::write(vol.join("mountlist.json"), original).unwrap();
+
+    let mut catalog = fs::read(vol.join("catalog.zst")).unwrap();
+    let last = catalog.len() - 1;
+    catalog[last] ^= 0x01;
+    fs::write(vol.join("catalog.zst"), catalog).unwrap();
+    let (code, report) = verify_json(&out, &[]);
+    assert_eq!(code, 1);
+    let c = messages_of(&report, "catalog");
+    assert!(
+        c.iter()
+            .any(|m| m.contains("rescue-1/rescue/catalog.zst: its BLAKE3 is")
+                && m.contains("the manifest records")),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn an_older_manifest_verifies_with_its_mountlist_and_catalog_not_covered() {
+    let b = backup(Compression::Zstd);
+    let out = volume_dirs(&b, 1);
+    let path = out.join("rescue-1/rescue/manifest.json");
+    let mut m: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    m["version"] = 1.into();
+    let o = m.as_object_mut().unwrap();
+    o.remove("mountlist_b3");
+    o.remove("catalog_b3");
+    fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let (code, report) = verify_json(&out, &[]);
+    assert_clean(code, &report);
+    let warnings: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    for file in ["mountlist.json", "catalog.zst"] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(file) && w.contains("not covered by the manifest (version 1")),
+            "{warnings:?}"
+        );
+    }
 }

@@ -21,16 +21,19 @@
 //! ```
 
 use crate::iso9660::{self, Image};
-use crate::media::{Manifest, LABEL_PREFIX, MANIFEST_PATH, MOUNTLIST_PATH};
+use crate::media::{
+    Coverage, CoveredFile, Manifest, ManifestError, LABEL_PREFIX, MANIFEST_PATH,
+    MAX_MANIFEST_BYTES, MOUNTLIST_PATH, SIGNATURE_PATH,
+};
 use crate::mountlist::{self, LoadError, Mountlist};
+use crate::regular_file;
+use crate::signature::{Trust, TrustedKey, SIGNATURE_LEN};
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
-
-/// The largest manifest read (a manifest lists a volume's sets: a few hundred bytes each).
-pub const MAX_MANIFEST: u64 = 64 << 20;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VolumeError {
@@ -50,12 +53,18 @@ pub enum VolumeError {
         #[source]
         source: io::Error,
     },
+    /// A manifest that does not parse or is not as mkrescue writes it; the source names
+    /// the field and what is wrong.
     #[error("{}: {MANIFEST_PATH} is not a valid manifest", .path.display())]
     BadManifest {
         path: PathBuf,
         #[source]
-        source: serde_json::Error,
+        source: ManifestError,
     },
+    /// Only signed media are accepted (`--trusted-key`), and this volume's manifest
+    /// carries no signature by the trusted key.
+    #[error("{}: refused: {why}", .path.display())]
+    Untrusted { path: PathBuf, why: String },
     #[error(
         "{}: no rescue volume there (looked for an ISO image, a directory with \
          rescue/manifest.json, and rescue-N.iso or rescue-N/ inside it)",
@@ -77,7 +86,7 @@ pub enum VolumeError {
 }
 
 /// A mountlist far larger than any real one is refused rather than read.
-const MAX_MOUNTLIST: u64 = 16 << 20;
+pub const MAX_MOUNTLIST: u64 = 16 << 20;
 
 /// What a volume is stored as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +105,15 @@ enum Medium {
     Dir,
 }
 
+/// Whether a volume's signature was checked when it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// Opened with [`Trust::SignedBy`]: the manifest's signature verified with the key.
+    Verified,
+    /// Opened accepting any media: signatures were not looked at.
+    NotChecked,
+}
+
 /// One volume of a backup, with its manifest read.
 #[derive(Clone)]
 pub struct Volume {
@@ -103,6 +121,10 @@ pub struct Volume {
     kind: VolumeKind,
     medium: Medium,
     manifest: Manifest,
+    signature: SignatureCheck,
+    /// The covered files whose BLAKE3 was found as the manifest records it (shared by
+    /// clones: each is read through once).
+    verified: Arc<Mutex<Vec<CoveredFile>>>,
 }
 
 impl fmt::Debug for Volume {
@@ -112,6 +134,7 @@ impl fmt::Debug for Volume {
             .field("kind", &self.kind)
             .field("backup_id", &self.manifest.backup_id)
             .field("volume", &self.manifest.volume)
+            .field("signature", &self.signature)
             .finish_non_exhaustive()
     }
 }
@@ -133,42 +156,59 @@ fn clean(rel: &str) -> io::Result<&str> {
     Ok(trimmed)
 }
 
-impl Volume {
-    /// Opens the volume at `path`: an ISO image, a block device holding one, or a
-    /// directory with `rescue/manifest.json`; reads and parses its manifest.
-    pub fn open(path: &Path) -> Result<Volume, VolumeError> {
-        let io_err = |source| VolumeError::Io {
+/// What the volume at `path` is: a directory, an ISO image file or a device holding one;
+/// anything else (a FIFO, a character device) is refused without opening it.
+fn medium_at(path: &Path) -> Result<(VolumeKind, Medium, Option<u64>), VolumeError> {
+    let io_err = |source| VolumeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io_err)?;
+    let kind = match meta.file_type() {
+        t if t.is_dir() => return Ok((VolumeKind::Dir, Medium::Dir, None)),
+        t if t.is_block_device() => VolumeKind::Device,
+        t if t.is_file() => VolumeKind::Iso,
+        _ => {
+            return Err(VolumeError::NotAVolume {
+                path: path.to_path_buf(),
+                reason: "neither a directory, an image file nor a block device".into(),
+            })
+        }
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let size = file.seek(SeekFrom::End(0)).map_err(io_err)?;
+    match Image::open(file).map_err(io_err)? {
+        Some(image) => Ok((kind, Medium::Image(image), Some(size))),
+        None => Err(VolumeError::NotAVolume {
             path: path.to_path_buf(),
-            source,
-        };
-        let meta = fs::metadata(path).map_err(io_err)?;
-        let (kind, medium) = if meta.is_dir() {
-            (VolumeKind::Dir, Medium::Dir)
-        } else {
-            let kind = if meta.file_type().is_block_device() {
-                VolumeKind::Device
-            } else {
-                VolumeKind::Iso
-            };
-            let file = File::open(path).map_err(io_err)?;
-            match Image::open(file).map_err(io_err)? {
-                Some(image) => (kind, Medium::Image(image)),
-                None => {
-                    return Err(VolumeError::NotAVolume {
-                        path: path.to_path_buf(),
-                        reason: "no ISO 9660 file system".into(),
-                    })
-                }
-            }
-        };
+            reason: "no ISO 9660 file system".into(),
+        }),
+    }
+}
+
+impl Volume {
+    /// Opens the volume at `path`, accepting any media ([`Volume::open_with`]).
+    pub fn open(path: &Path) -> Result<Volume, VolumeError> {
+        Volume::open_with(path, &Trust::AnyMedia)
+    }
+
+    /// Opens the volume at `path`: an ISO image, a block device holding one, or a
+    /// directory with `rescue/manifest.json`. With [`Trust::SignedBy`] the manifest's
+    /// signature must verify with the key before anything of the manifest is read; then
+    /// the manifest is parsed and checked ([`Manifest::check`]), and its sets must fit
+    /// the image or device.
+    pub fn open_with(path: &Path, trust: &Trust) -> Result<Volume, VolumeError> {
+        let (kind, medium, capacity) = medium_at(path)?;
         let mut volume = Volume {
             path: path.to_path_buf(),
             kind,
             medium,
             manifest: placeholder_manifest(),
+            signature: SignatureCheck::NotChecked,
+            verified: Arc::default(),
         };
-        let text = match volume.read_small(MANIFEST_PATH, MAX_MANIFEST) {
-            Ok(text) => text,
+        let bytes = match volume.read_raw(MANIFEST_PATH, MAX_MANIFEST_BYTES) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Err(VolumeError::NotAVolume {
                     path: path.to_path_buf(),
@@ -182,12 +222,63 @@ impl Volume {
                 })
             }
         };
-        volume.manifest =
-            serde_json::from_slice(&text).map_err(|source| VolumeError::BadManifest {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        match trust {
+            Trust::AnyMedia => {}
+            Trust::SignedBy(key) => {
+                volume.check_signature(key, &bytes)?;
+                volume.signature = SignatureCheck::Verified;
+            }
+            Trust::Unusable(why) => {
+                return Err(VolumeError::Untrusted {
+                    path: path.to_path_buf(),
+                    why: format!("the trusted key cannot be used ({why})"),
+                })
+            }
+        }
+        let bad = |source| VolumeError::BadManifest {
+            path: path.to_path_buf(),
+            source,
+        };
+        let manifest = Manifest::parse(&bytes).map_err(bad)?;
+        if let Some(capacity) = capacity {
+            let bytes = manifest.set_bytes();
+            if bytes > capacity {
+                return Err(bad(ManifestError {
+                    field: "sets".into(),
+                    problem: format!(
+                        "the set files come to {bytes} bytes, more than the {capacity} of \
+                         the whole {}",
+                        if kind == VolumeKind::Device {
+                            "device"
+                        } else {
+                            "image"
+                        }
+                    ),
+                }));
+            }
+        }
+        volume.manifest = manifest;
         Ok(volume)
+    }
+
+    /// Checks `rescue/manifest.sig` over the manifest's exact bytes.
+    fn check_signature(&self, key: &TrustedKey, manifest: &[u8]) -> Result<(), VolumeError> {
+        let untrusted = |why: String| VolumeError::Untrusted {
+            path: self.path.clone(),
+            why,
+        };
+        let signature = match self.read_raw(SIGNATURE_PATH, SIGNATURE_LEN as u64) {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(untrusted(format!(
+                    "its manifest is not signed (no {SIGNATURE_PATH}), and only media signed \
+                     by the trusted key are accepted"
+                )))
+            }
+            Err(e) => return Err(untrusted(format!("{SIGNATURE_PATH}: {e}"))),
+        };
+        key.verify(manifest, &signature)
+            .map_err(|e| untrusted(format!("{SIGNATURE_PATH}: {e}")))
     }
 
     /// Where the volume is: the image, device or directory.
@@ -201,6 +292,11 @@ impl Volume {
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// Whether the manifest's signature was verified when the volume was opened.
+    pub fn signature(&self) -> SignatureCheck {
+        self.signature
     }
 
     /// The ISO volume id, for an image or device.
@@ -222,23 +318,93 @@ impl Volume {
 
     /// A file of the volume, named as the manifest names it ("sets/set-00001.tar.zst",
     /// "/rescue/catalog.zst"), as a stream. A file the volume does not have is an error of
-    /// kind `NotFound`.
+    /// kind `NotFound`. A directory volume's file must be a regular file below it (a
+    /// FIFO, a device node or a symlink is refused unopened). A file the manifest covers
+    /// (the mountlist, the catalog) is read through once and must have the BLAKE3 the
+    /// manifest records before it is handed out (an error of kind `InvalidData`).
     pub fn open_file(&self, rel: &str) -> io::Result<Box<dyn Read + Send>> {
+        let rel = clean(rel)?;
+        if let Some(covered) = CoveredFile::at(rel) {
+            self.check_covered(covered)?;
+        }
+        self.open_raw(rel)
+    }
+
+    fn open_raw(&self, rel: &str) -> io::Result<Box<dyn Read + Send>> {
         let rel = clean(rel)?;
         match &self.medium {
             Medium::Image(image) => Ok(Box::new(image.open_file(rel)?)),
-            Medium::Dir => {
-                let path = self.path.join(rel);
-                let file = File::open(&path)?;
-                if file.metadata()?.is_dir() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::IsADirectory,
-                        format!("{} is a directory", path.display()),
-                    ));
-                }
-                Ok(Box::new(file))
-            }
+            Medium::Dir => Ok(Box::new(regular_file::open_regular(&self.path, rel)?)),
         }
+    }
+
+    /// The BLAKE3 the manifest records for `file`, if it records one; `NotFound` when a
+    /// manifest of version 2 or later lists no such file.
+    fn recorded_b3(&self, file: CoveredFile) -> io::Result<Option<&str>> {
+        match self.manifest.coverage(file) {
+            Coverage::Recorded(b3) => Ok(Some(b3)),
+            Coverage::NotCovered => Ok(None),
+            Coverage::Absent => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{}: the manifest of volume {} lists no such file",
+                    self.display_file(file.path()),
+                    self.manifest.volume
+                ),
+            )),
+        }
+    }
+
+    /// Reads a covered file through once and compares its BLAKE3 with the manifest's.
+    fn check_covered(&self, file: CoveredFile) -> io::Result<()> {
+        let Some(want) = self.recorded_b3(file)? else {
+            return Ok(());
+        };
+        if self.already_verified(file) {
+            return Ok(());
+        }
+        let mut hasher = blake3::Hasher::new();
+        io::copy(&mut self.open_raw(file.path())?, &mut hasher)?;
+        self.compare_b3(file, hasher.finalize(), want)?;
+        if let Ok(mut verified) = self.verified.lock() {
+            verified.push(file);
+        }
+        Ok(())
+    }
+
+    fn already_verified(&self, file: CoveredFile) -> bool {
+        self.verified
+            .lock()
+            .map(|v| v.contains(&file))
+            .unwrap_or(false)
+    }
+
+    fn compare_b3(&self, file: CoveredFile, got: blake3::Hash, want: &str) -> io::Result<()> {
+        let got = crate::catalog::to_hex(got.as_bytes());
+        if got == want {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{}: its BLAKE3 is {got}, but the manifest records {want}: the file was \
+                 changed or damaged since the backup",
+                self.display_file(file.path())
+            ),
+        ))
+    }
+
+    /// A plain sentence when the manifest is too old to cover `file` with a BLAKE3 (made
+    /// by mkrescue before manifest version 2): the file is used unchecked.
+    pub fn uncovered_note(&self, file: CoveredFile) -> Option<String> {
+        (self.manifest.coverage(file) == Coverage::NotCovered).then(|| {
+            format!(
+                "{}: not covered by the manifest (version {}, written by an older mkrescue, \
+                 records no BLAKE3 of it): used unchecked",
+                self.display_file(file.path()),
+                self.manifest.version
+            )
+        })
     }
 
     /// The size of a file of the volume; `NotFound` when it has no such file.
@@ -252,21 +418,27 @@ impl Volume {
                     format!("/{rel}: no such file on the image"),
                 )),
             },
-            Medium::Dir => {
-                let meta = fs::metadata(self.path.join(rel))?;
-                if meta.is_dir() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::IsADirectory,
-                        format!("/{rel} is a directory"),
-                    ));
-                }
-                Ok(meta.len())
-            }
+            Medium::Dir => regular_file::regular_len(&self.path, rel),
         }
     }
 
-    /// A whole file of the volume, refused when larger than `limit` bytes.
+    /// A whole file of the volume, refused when larger than `limit` bytes; a covered file
+    /// must have the BLAKE3 its manifest records.
     pub fn read_small(&self, rel: &str, limit: u64) -> io::Result<Vec<u8>> {
+        let covered = CoveredFile::at(rel);
+        let want = match covered {
+            Some(file) => self.recorded_b3(file)?,
+            None => None,
+        };
+        let bytes = self.read_raw(rel, limit)?;
+        if let (Some(file), Some(want)) = (covered, want) {
+            self.compare_b3(file, blake3::hash(&bytes), want)?;
+        }
+        Ok(bytes)
+    }
+
+    /// A whole file, bounded, unchecked.
+    fn read_raw(&self, rel: &str, limit: u64) -> io::Result<Vec<u8>> {
         let len = self.file_len(rel)?;
         if len > limit {
             return Err(io::Error::other(format!(
@@ -275,11 +447,18 @@ impl Volume {
             )));
         }
         let mut buf = Vec::with_capacity(len as usize);
-        self.open_file(rel)?.take(limit + 1).read_to_end(&mut buf)?;
+        self.open_raw(rel)?.take(limit + 1).read_to_end(&mut buf)?;
+        if buf.len() as u64 > limit {
+            return Err(io::Error::other(format!(
+                "/{} grew past the {limit} bytes expected while it was read",
+                rel.trim_start_matches('/')
+            )));
+        }
         Ok(buf)
     }
 
-    /// The mountlist the volume carries (volume 1 does).
+    /// The mountlist the volume carries (volume 1 does), checked against the BLAKE3 its
+    /// manifest records.
     pub fn read_mountlist(&self) -> Result<Mountlist, VolumeError> {
         let io_error = |source| VolumeError::Mountlist {
             path: self.path.clone(),
@@ -321,6 +500,8 @@ fn placeholder_manifest() -> Manifest {
         kernel_release: String::new(),
         sets: Vec::new(),
         compression: Default::default(),
+        mountlist_b3: None,
+        catalog_b3: None,
     }
 }
 
@@ -349,12 +530,18 @@ fn volume_number_in_name(name: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// Finds the volumes at `path`: `path` itself when it is one (an image, a device, a
+/// Finds the volumes at `path`, accepting any media: `path` itself when it is one (an image, a device, a
 /// directory with `rescue/manifest.json`), else the volumes in it: `rescue-N.iso` and
 /// `rescue-N/` by name, and any other `*.iso` whose label starts with `RESCUE_`. Candidates
 /// that cannot be read are returned in [`Scan::unreadable`]; it is an error when `path`
 /// cannot be read or holds no volume and no candidate at all.
 pub fn scan_volumes(path: &Path) -> Result<Scan, VolumeError> {
+    scan_volumes_with(path, &Trust::AnyMedia)
+}
+
+/// [`scan_volumes`], opening each volume with [`Volume::open_with`] and `trust`: with
+/// [`Trust::SignedBy`], a volume not signed by the key is among [`Scan::unreadable`].
+pub fn scan_volumes_with(path: &Path, trust: &Trust) -> Result<Scan, VolumeError> {
     let meta = fs::metadata(path).map_err(|source| VolumeError::Io {
         path: path.to_path_buf(),
         source,
@@ -372,10 +559,10 @@ pub fn scan_volumes(path: &Path) -> Result<Scan, VolumeError> {
         }
     };
     if !meta.is_dir() {
-        return Ok(one(Volume::open(path)));
+        return Ok(one(Volume::open_with(path, trust)));
     }
     if path.join(MANIFEST_PATH.trim_start_matches('/')).exists() {
-        return Ok(one(Volume::open(path)));
+        return Ok(one(Volume::open_with(path, trust)));
     }
     let listing = fs::read_dir(path).map_err(|source| VolumeError::Io {
         path: path.to_path_buf(),
@@ -416,7 +603,7 @@ pub fn scan_volumes(path: &Path) -> Result<Scan, VolumeError> {
         searched: true,
     };
     for candidate in candidates {
-        match Volume::open(&candidate) {
+        match Volume::open_with(&candidate, trust) {
             Ok(v) => scan.volumes.push(v),
             Err(e) => scan.unreadable.push(e),
         }
@@ -445,10 +632,14 @@ pub fn find_volumes(path: &Path) -> Result<Vec<Volume>, VolumeError> {
 mod tests {
     use super::*;
     use crate::media::{Compression, MANIFEST_VERSION};
+    use crate::signature::SigningKey;
+    use std::time::{Duration, Instant};
 
+    /// A manifest as an older mkrescue wrote it (version 1: no hashes of volume 1's
+    /// mountlist and catalog).
     fn manifest(volume: u32, volumes: u32) -> Manifest {
         Manifest {
-            version: MANIFEST_VERSION,
+            version: 1,
             backup_id: "1A2B3C4D".into(),
             label: format!("RESCUE_1A2B3C4D_{volume}"),
             volume,
@@ -459,6 +650,8 @@ mod tests {
             kernel_release: "6.1".into(),
             sets: Vec::new(),
             compression: Compression::Zstd,
+            mountlist_b3: None,
+            catalog_b3: None,
         }
     }
 
@@ -542,7 +735,7 @@ mod tests {
     #[test]
     fn unreadable_candidates_are_reported_not_dropped() {
         let d = tempfile::tempdir().unwrap();
-        make_dir_volume(&d.path().join("rescue-1"), &manifest(1, 2));
+        make_dir_volume(&d.path().join("rescue-1"), &manifest(1, 0));
         fs::create_dir_all(d.path().join("rescue-2/rescue")).unwrap();
         fs::write(d.path().join("rescue-2/rescue/manifest.json"), b"{not json").unwrap();
         fs::write(d.path().join("rescue-3.iso"), vec![0u8; 40_000]).unwrap();
@@ -567,5 +760,232 @@ mod tests {
         fs::write(&file, b"hello").unwrap();
         let e = find_volumes(&file).unwrap_err();
         assert!(e.to_string().contains("no ISO 9660"), "{e}");
+    }
+
+    const MOUNTLIST: &str = r#"{"version": 1, "host": {"hostname": "h", "root": "/",
+        "kernel_release": "6.1", "captured_at": 1}, "boot": {"mode": "bios"}, "disks": []}"#;
+
+    /// Volume 1 as this build writes it: manifest version 2 covering the mountlist and
+    /// a catalog.
+    fn current_volume(dir: &Path) -> Manifest {
+        let m = Manifest {
+            version: MANIFEST_VERSION,
+            mountlist_b3: Some(blake3::hash(MOUNTLIST.as_bytes()).to_hex().to_string()),
+            catalog_b3: Some(blake3::hash(b"catalog").to_hex().to_string()),
+            ..manifest(1, 1)
+        };
+        make_dir_volume(dir, &m);
+        fs::write(dir.join("rescue/mountlist.json"), MOUNTLIST).unwrap();
+        fs::write(dir.join("rescue/catalog.zst"), b"catalog").unwrap();
+        m
+    }
+
+    fn read_all(v: &Volume, rel: &str) -> io::Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        v.open_file(rel)?.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+
+    #[test]
+    fn the_mountlist_and_catalog_must_have_the_hashes_the_manifest_records() {
+        let d = tempfile::tempdir().unwrap();
+        current_volume(d.path());
+        let v = Volume::open(d.path()).unwrap();
+        v.read_mountlist().unwrap();
+        assert_eq!(read_all(&v, "/rescue/catalog.zst").unwrap(), b"catalog");
+        assert_eq!(v.uncovered_note(CoveredFile::Catalog), None);
+
+        fs::write(
+            d.path().join("rescue/mountlist.json"),
+            MOUNTLIST.replace("\"h\"", "\"x\""),
+        )
+        .unwrap();
+        let e = crate::error_text::chain(&v.read_mountlist().unwrap_err());
+        assert!(
+            e.contains("rescue/mountlist.json: its BLAKE3 is") && e.contains("changed or damaged"),
+            "{e}"
+        );
+        // A fresh look at a changed catalog (the volume read it sound before).
+        fs::write(d.path().join("rescue/catalog.zst"), b"catalog!").unwrap();
+        let v = Volume::open(d.path()).unwrap();
+        let e = read_all(&v, "rescue/catalog.zst").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            e.to_string().contains("rescue/catalog.zst: its BLAKE3 is"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_older_manifest_leaves_them_not_covered_and_says_so() {
+        let d = tempfile::tempdir().unwrap();
+        make_dir_volume(d.path(), &manifest(1, 1));
+        fs::write(d.path().join("rescue/mountlist.json"), MOUNTLIST).unwrap();
+        let v = Volume::open(d.path()).unwrap();
+        v.read_mountlist().unwrap();
+        let note = v.uncovered_note(CoveredFile::Mountlist).unwrap();
+        assert!(
+            note.ends_with(
+                "rescue/mountlist.json: not covered by the manifest (version 1, \
+                 written by an older mkrescue, records no BLAKE3 of it): used unchecked"
+            ),
+            "{note}"
+        );
+        // Version 2 media without a catalog (boot media): there is none to open.
+        let d = tempfile::tempdir().unwrap();
+        let m = Manifest {
+            version: MANIFEST_VERSION,
+            mountlist_b3: Some(blake3::hash(b"{}").to_hex().to_string()),
+            ..manifest(1, 1)
+        };
+        make_dir_volume(d.path(), &m);
+        fs::write(d.path().join("rescue/catalog.zst"), b"planted").unwrap();
+        let v = Volume::open(d.path()).unwrap();
+        let e = read_all(&v, "rescue/catalog.zst").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(e.to_string().contains("lists no such file"), "{e}");
+    }
+
+    #[test]
+    fn a_refused_manifest_names_the_volume_the_field_and_the_problem() {
+        let d = tempfile::tempdir().unwrap();
+        let vol = d.path().join("rescue-2");
+        make_dir_volume(&vol, &manifest(2, 0));
+        let text = fs::read_to_string(vol.join("rescue/manifest.json")).unwrap();
+        let planted = text.replace(
+            "\"sets\": []",
+            &format!(
+                "\"sets\": [{{\"number\": 1, \"file\": \"../../etc/shadow\", \"bytes\": 1, \
+                 \"tar_bytes\": 1024, \"entries\": 1, \"b3\": \"{0}\", \"hashes\": \
+                 \"sets/set-00001.hashes.zst\", \"hashes_b3\": \"{0}\"}}]",
+                "a".repeat(64)
+            ),
+        );
+        assert_ne!(planted, text);
+        fs::write(vol.join("rescue/manifest.json"), planted).unwrap();
+        let e = crate::error_text::chain(&Volume::open(&vol).unwrap_err());
+        assert!(
+            e.contains("rescue-2: /rescue/manifest.json is not a valid manifest")
+                && e.contains(
+                    "sets[0].file: \"../../etc/shadow\", expected \"sets/set-00001.tar.zst\""
+                ),
+            "{e}"
+        );
+    }
+
+    fn make_fifo(path: &Path) {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_fifo_as_a_set_file_is_refused_at_once() {
+        let d = tempfile::tempdir().unwrap();
+        make_dir_volume(d.path(), &manifest(1, 1));
+        let set = d.path().join("sets/set-00001.tar.zst");
+        fs::remove_file(&set).unwrap();
+        make_fifo(&set);
+        let v = Volume::open(d.path()).unwrap();
+        let started = Instant::now();
+        let e = v.open_file("sets/set-00001.tar.zst").err().unwrap();
+        assert!(
+            e.to_string().contains("is a FIFO, not a regular file"),
+            "{e}"
+        );
+        assert!(v.file_len("sets/set-00001.tar.zst").is_err());
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // A FIFO named as a volume image is no volume, and is not opened either.
+        let fifo = d.path().join("rescue-3.iso");
+        make_fifo(&fifo);
+        let e = Volume::open(&fifo).unwrap_err();
+        assert!(matches!(e, VolumeError::NotAVolume { .. }), "{e}");
+    }
+
+    const PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
+        MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n\
+        -----END PRIVATE KEY-----\n";
+
+    fn signing_key(dir: &Path) -> SigningKey {
+        let path = dir.join("key.pem");
+        fs::write(&path, PRIVATE_PEM).unwrap();
+        SigningKey::read(&path).unwrap()
+    }
+
+    #[test]
+    fn with_a_trusted_key_only_volumes_it_signed_open() {
+        let d = tempfile::tempdir().unwrap();
+        let key = signing_key(d.path());
+        let trust = Trust::SignedBy(key.trusted_key());
+        let vol = d.path().join("rescue-1");
+        make_dir_volume(&vol, &manifest(1, 1));
+        let manifest_path = vol.join("rescue/manifest.json");
+        let bytes = fs::read(&manifest_path).unwrap();
+
+        // Not signed: refused with the key, read as before without.
+        let e = Volume::open_with(&vol, &trust).unwrap_err().to_string();
+        assert!(
+            e.ends_with(
+                "rescue-1: refused: its manifest is not signed (no \
+                 /rescue/manifest.sig), and only media signed by the trusted key are accepted"
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            Volume::open(&vol).unwrap().signature(),
+            SignatureCheck::NotChecked
+        );
+
+        fs::write(vol.join("rescue/manifest.sig"), key.sign(&bytes)).unwrap();
+        let v = Volume::open_with(&vol, &trust).unwrap();
+        assert_eq!(v.signature(), SignatureCheck::Verified);
+        let scan = scan_volumes_with(d.path(), &trust).unwrap();
+        assert_eq!(scan.volumes.len(), 1);
+
+        // One byte changed in the manifest (still a valid manifest).
+        let changed = String::from_utf8(bytes.clone())
+            .unwrap()
+            .replace("\"h\"", "\"x\"");
+        fs::write(&manifest_path, changed).unwrap();
+        Volume::open(&vol).unwrap();
+        let e = Volume::open_with(&vol, &trust).unwrap_err().to_string();
+        assert!(
+            e.contains("rescue-1: refused: /rescue/manifest.sig: the signature does not verify"),
+            "{e}"
+        );
+        let scan = scan_volumes_with(d.path(), &trust).unwrap();
+        assert!(scan.volumes.is_empty());
+        assert_eq!(scan.unreadable.len(), 1);
+
+        // Another key's signature; a signature cut short.
+        fs::write(&manifest_path, &bytes).unwrap();
+        let other = crate::signature::TrustedKey::read(&{
+            let p = d.path().join("other.pub.pem");
+            fs::write(
+                &p,
+                "-----BEGIN PUBLIC KEY-----\n\
+                 MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n\
+                 -----END PUBLIC KEY-----\n",
+            )
+            .unwrap();
+            p
+        })
+        .unwrap();
+        let e = Volume::open_with(&vol, &Trust::SignedBy(other)).unwrap_err();
+        assert!(e.to_string().contains("does not verify"), "{e}");
+        fs::write(vol.join("rescue/manifest.sig"), &key.sign(&bytes)[..10]).unwrap();
+        let e = Volume::open_with(&vol, &trust).unwrap_err();
+        assert!(e.to_string().contains("10 bytes, not the 64"), "{e}");
+        let e = Volume::open_with(&vol, &Trust::Unusable("no such file".into())).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("refused: the trusted key cannot be used (no such file)"),
+            "{e}"
+        );
     }
 }

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, ValueEnum};
 use rescue_core::mountlist::resize::ResizeMode;
 use rescue_core::mountlist::{self, render, validate};
+use rescue_core::signature::Trust;
 use std::path::PathBuf;
 
 /// What restore-tui does (`--mode`), as the boot menu and `rescue.mode=` name it.
@@ -41,6 +42,11 @@ struct Cli {
     /// directory holding the volumes (rescue-1.iso, rescue-2.iso ...)
     #[arg(long, value_name = "PATH", conflicts_with = "mountlist")]
     media: Option<PathBuf>,
+
+    /// Accept only volumes whose manifest is signed by this ed25519 public key (PEM, as
+    /// `openssl pkey -in KEY.pem -pubout` writes it); any other volume is refused
+    #[arg(long, value_name = "PUB", requires = "media")]
+    trusted_key: Option<PathBuf>,
 
     /// Restore the files into this directory of the running system (no partitioning)
     #[arg(long, value_name = "DIR", requires = "media")]
@@ -189,6 +195,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
             yes: cli.yes,
             no_same_owner: cli.no_same_owner,
             no_special: cli.no_special,
+            trust: trust(cli)?,
         };
         return crate::files::run(&request);
     }
@@ -209,6 +216,11 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
     } else {
         0
     })
+}
+
+/// Which volumes are accepted: with `--trusted-key`, only those signed by it.
+fn trust(cli: &Cli) -> anyhow::Result<Trust> {
+    Trust::from_key_file(cli.trusted_key.as_deref()).context("--trusted-key")
 }
 
 /// Prints a usage error as clap does and gives its exit code (2).
@@ -247,6 +259,7 @@ fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
                 yes: cli.yes,
                 dry_run: cli.dry_run,
                 boot_loader: cli.boot_loader,
+                trust: trust(cli)?,
             };
             crate::engine::nuke::run(&request, cli.verify)
         }
@@ -268,6 +281,7 @@ fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
                 root: cli.target_root.clone(),
                 start: None,
                 pid1: false,
+                trust: trust(cli)?,
             })
         }
         Mode::Compare => {
@@ -294,6 +308,7 @@ fn run_mode(cli: &Cli, mode: Mode) -> anyhow::Result<i32> {
                 media: media.clone(),
                 against,
                 show: cli.show,
+                trust: trust(cli)?,
             })
         }
         other => Ok(usage_error(&format!(

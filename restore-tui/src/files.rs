@@ -1,10 +1,11 @@
 //! Restoring files into a directory of a running system (no partitioning): the everyday
 //! "I need /etc back" case, from any volume of a backup.
 
-use crate::engine::volumes::{host_places, scan_at, Ask, Finder, Search};
+use crate::engine::volumes::{host_places, say_uncovered, scan_at, Ask, Finder, Search};
 use crate::init::console::{self, Input};
 use anyhow::{bail, Context};
 use rescue_core::restore_files::{restore_from, RestoreOptions, RestoreReport, Selection};
+use rescue_core::signature::Trust;
 use rescue_core::size::format_bytes;
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ pub struct Request {
     pub yes: bool,
     pub no_same_owner: bool,
     pub no_special: bool,
+    /// Which volumes are accepted (`--trusted-key`).
+    pub trust: Trust,
 }
 
 /// "/home/ann/" -> "home/ann": paths as the archive holds them.
@@ -45,9 +48,12 @@ pub fn selection(select: &[String], rename: &[String]) -> anyhow::Result<Selecti
 
 pub fn run(req: &Request) -> anyhow::Result<i32> {
     let selection = selection(&req.select, &req.rename)?;
-    let mut scan = scan_at(&req.media)?;
+    let mut scan = scan_at(&req.media, &req.trust)?;
     let volumes = std::mem::take(&mut scan.volumes);
     let first = volumes.first().context("no volume found")?;
+    if first.manifest().volume == 1 {
+        say_uncovered(first);
+    }
     let m = first.manifest();
     let sets: usize = volumes.iter().map(|v| v.manifest().sets.len()).sum();
     println!(
@@ -78,11 +84,13 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
         no_same_owner: req.no_same_owner,
         no_special: req.no_special,
         keep_root: existed,
-        check_sets_first: false,
+        // Signed media are trusted only as far as the signature reaches: no byte of a set
+        // is written before the set is found to be the one the signed manifest names.
+        check_sets_first: matches!(req.trust, Trust::SignedBy(_)),
     };
     // Volumes not here are looked for (and asked for) when the restore reaches them.
     let mut finder = Finder::new(
-        Search::new(host_places()).looking_in(&scan),
+        Search::new(host_places(), req.trust.clone()).looking_in(&scan),
         Ask::from_yes(req.yes),
     );
     let report = restore_from(

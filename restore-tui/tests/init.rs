@@ -24,7 +24,7 @@ const MOUNTLIST: &str = r#"{
   }]
 }"#;
 
-const MANIFEST: &str = r#"{"version": 1, "backup_id": "TEST1234", "label": "RESCUE_TEST1234", "volume": 1,
+const MANIFEST: &str = r#"{"version": 1, "backup_id": "TEST1234", "label": "RESCUE_TEST1234_1", "volume": 1,
   "volumes": 1, "created": 1763700000, "tool_version": "0.1.0", "hostname": "web1",
   "kernel_release": "6.1.0-28-cloud-amd64"}"#;
 
@@ -48,18 +48,28 @@ fn have_xorriso() -> bool {
 
 /// An ISO 9660 image with Rock Ridge names, as mkrescue writes them.
 fn make_iso(dest: &Path, label: &str, files: &[(&str, &str)]) {
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (*p, t.as_bytes())).collect();
+    make_iso_of_bytes(dest, label, &files);
+}
+
+fn make_iso_of_bytes(dest: &Path, label: &str, files: &[(&str, &[u8])]) {
     let tree = tempfile::tempdir().unwrap();
-    for (path, text) in files {
+    for (path, bytes) in files {
         let p = tree.path().join(path);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, text).unwrap();
+        fs::write(p, bytes).unwrap();
     }
-    let out = Command::new("xorriso")
-        .args(["-as", "mkisofs", "-R", "-J", "-V", label, "-o"])
-        .arg(dest)
-        .arg(tree.path())
-        .output()
-        .unwrap();
+    succeeds(
+        Command::new("xorriso")
+            .args(["-as", "mkisofs", "-R", "-J", "-V", label, "-o"])
+            .arg(dest)
+            .arg(tree.path()),
+    );
+}
+
+/// Runs a tool that must succeed (its stderr in the failure).
+fn succeeds(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -280,7 +290,7 @@ fn a_media_without_a_mountlist_falls_back_to_the_copy() {
         &out,
         &[
             "restore-tui: found media RESCUE_OTHER on /dev/vdb",
-            "restore-tui: warning: the manifest is for RESCUE_TEST1234, the volume is labelled RESCUE_OTHER",
+            "restore-tui: warning: the manifest is for RESCUE_TEST1234_1, the volume is labelled RESCUE_OTHER",
             "restore-tui: warning: the media has no /rescue/mountlist.json",
             "restore-tui: using the rescue system's copy of the mountlist, \
              /etc/rescue/mountlist.json (1 disk)",
@@ -490,4 +500,96 @@ fn init_options_are_hidden_and_checked() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The public part of RFC 8032's test key 1, as `openssl pkey -pubout` writes it.
+const TRUSTED_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
+-----END PUBLIC KEY-----
+";
+
+/// [`MANIFEST`] signed with that key's private part by `openssl pkeyutl -sign -rawin`.
+fn signature_of_manifest() -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("key.pem");
+    fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\n\
+         MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n\
+         -----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let manifest = d.path().join("manifest.json");
+    fs::write(&manifest, MANIFEST).unwrap();
+    let sig = d.path().join("manifest.sig");
+    succeeds(
+        Command::new("openssl")
+            .args(["pkeyutl", "-sign", "-rawin", "-inkey"])
+            .arg(&key)
+            .arg("-in")
+            .arg(&manifest)
+            .arg("-out")
+            .arg(&sig),
+    );
+    fs::read(sig).unwrap()
+}
+
+/// `rescue.trusted-key`: the key named (here, where signed media put it), and the boot
+/// media signed by it or not.
+fn boot_with_trusted_key(signed: bool, mode: &str) -> String {
+    let root = rescue_root(&format!(
+        "rescue.trusted-key=/etc/rescue/trusted-key.pem rescue.wait=0 {mode}"
+    ));
+    fs::write(root.path().join("etc/rescue/trusted-key.pem"), TRUSTED_KEY).unwrap();
+    let signature = signature_of_manifest();
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("rescue/manifest.json", MANIFEST.as_bytes()),
+        ("rescue/mountlist.json", MOUNTLIST.as_bytes()),
+    ];
+    if signed {
+        files.push(("rescue/manifest.sig", &signature));
+    }
+    make_iso_of_bytes(&root.path().join("dev/sr0"), "RESCUE_TEST1234", &files);
+    let (out, code) = run_init(root.path(), "");
+    assert_eq!(code, 0, "{out}");
+    out
+}
+
+#[test]
+fn with_rescue_trusted_key_signed_boot_media_are_read() {
+    if !have_xorriso() {
+        return;
+    }
+    let out = boot_with_trusted_key(true, "");
+    assert_lines_in_order(
+        &out,
+        &[
+            "restore-tui: only media signed by the key in /etc/rescue/trusted-key.pem are \
+             accepted (d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a)",
+            "restore-tui: found media RESCUE_TEST1234 on /dev/sr0",
+            "restore-tui: read the mountlist from the media (1 disk)",
+            "Signed    by the trusted key d75a980182b10ab7...",
+        ],
+    );
+}
+
+#[test]
+fn with_rescue_trusted_key_unsigned_boot_media_are_refused_and_a_nuke_fails() {
+    if !have_xorriso() {
+        return;
+    }
+    let out = boot_with_trusted_key(false, "rescue.mode=nuke rescue.yes");
+    let refused = "refused: its manifest is not signed (no /rescue/manifest.sig), and only \
+                   media signed by the trusted key are accepted";
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Backup    unknown (") && l.contains(refused)),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("restore-tui: nuke finished: FAILED (") && l.contains(refused)),
+        "{out}"
+    );
+    assert!(!out.contains("would run"), "{out}");
 }

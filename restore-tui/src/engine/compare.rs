@@ -13,12 +13,13 @@
 
 use super::nuke::disk_maps;
 use super::plan::{under, DiskMap};
-use super::volumes::backup_at;
+use super::volumes::{backup_at, say_uncovered};
 use anyhow::{bail, Context};
 use rescue_core::compare::{compare_tree, CompareOptions, CompareProgress, CompareReport};
 use rescue_core::mountinfo;
 use rescue_core::mountlist::{partition_path, Filesystem, FsType, Mountlist};
 use rescue_core::runner::{Cmd, RealRunner, Runner};
+use rescue_core::signature::Trust;
 use rescue_core::size::format_bytes;
 use rescue_core::volume::Volume;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -43,6 +44,8 @@ pub struct Request {
     pub media: PathBuf,
     pub against: Against,
     pub show: usize,
+    /// Which volumes are accepted (`--trusted-key`).
+    pub trust: Trust,
 }
 
 /// What a compare of the disks found.
@@ -393,7 +396,7 @@ fn plural(n: u64) -> &'static str {
 
 /// Runs `--mode compare`: prints the report; 0 when identical, 1 when anything differs.
 pub fn run(req: &Request) -> anyhow::Result<i32> {
-    let (scan, first) = backup_at(&req.media)?;
+    let (scan, first) = backup_at(&req.media, &req.trust)?;
     let volumes = scan.volumes;
     let m = first.manifest();
     println!(
@@ -402,6 +405,7 @@ pub fn run(req: &Request) -> anyhow::Result<i32> {
         m.hostname,
         volumes.len()
     );
+    say_uncovered(&first);
     let (lines, clean) = match &req.against {
         Against::Dir(dir) => {
             if !dir.is_dir() {

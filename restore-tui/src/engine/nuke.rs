@@ -12,7 +12,7 @@ use super::apply::{apply, DryNative, Event, RealNative};
 use super::plan::{plan, Choices, DiskMap, Plan};
 use super::safety::{check_targets, SystemPaths};
 use super::verify::{self, BootLoaderWatch, Expectations, Restored};
-use super::volumes::{host_places, scan_at, Ask, Finder, Search};
+use super::volumes::{host_places, say_uncovered, scan_at, Ask, Finder, Search};
 use crate::init::console::{self, Input};
 use crate::init::media::Places;
 use anyhow::{bail, Context};
@@ -21,6 +21,7 @@ use rescue_core::mountlist::resize::{ResizeMode, TargetDisk};
 use rescue_core::mountlist::Mountlist;
 use rescue_core::restore_files::{RestoreReport, VolumeSource};
 use rescue_core::runner::{DryRun, RealRunner};
+use rescue_core::signature::Trust;
 use rescue_core::size::format_bytes;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ pub struct Request {
     pub yes: bool,
     pub dry_run: bool,
     pub boot_loader: bool,
+    /// Which volumes are accepted (`--trusted-key`, `rescue.trusted-key`).
+    pub trust: Trust,
 }
 
 /// Where a nuke looks beyond its request: sysfs for the target disks, and the block
@@ -139,10 +142,10 @@ pub fn run(req: &Request, verify: bool) -> anyhow::Result<i32> {
 
 /// Runs the nuke with the devices of `env`.
 pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<NukeOutcome> {
-    let mut scan = scan_at(&req.media)?;
+    let mut scan = scan_at(&req.media, &req.trust)?;
     let mut volumes = std::mem::take(&mut scan.volumes);
     let mut finder = Finder::new(
-        Search::new(env.places.clone()).looking_in(&scan),
+        Search::new(env.places.clone(), req.trust.clone()).looking_in(&scan),
         Ask::from_yes(req.yes),
     );
     let first = match volumes.iter().find(|v| v.manifest().volume == 1) {
@@ -163,6 +166,7 @@ pub fn run_in(req: &Request, env: &Env) -> anyhow::Result<NukeOutcome> {
         }
     };
     let ml = first.read_mountlist()?;
+    say_uncovered(&first);
     let m = first.manifest();
     let backup_id = m.backup_id.clone();
     println!(

@@ -9,9 +9,10 @@ use crate::init::console::{self, Input};
 use crate::init::media::{self, Places};
 use anyhow::Context;
 use rescue_core::error_text::chain;
-use rescue_core::media::Manifest;
+use rescue_core::media::{CoveredFile, Manifest};
 use rescue_core::restore_files::VolumeSource;
-use rescue_core::volume::{scan_volumes, Scan, Volume};
+use rescue_core::signature::Trust;
+use rescue_core::volume::{scan_volumes_with, Scan, Volume};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -48,11 +49,17 @@ pub struct Search {
     places: Places,
     /// A directory of volumes to look in again.
     dir: Option<PathBuf>,
+    /// Which volumes are accepted (`--trusted-key`).
+    trust: Trust,
 }
 
 impl Search {
-    pub fn new(places: Places) -> Search {
-        Search { places, dir: None }
+    pub fn new(places: Places, trust: Trust) -> Search {
+        Search {
+            places,
+            dir: None,
+            trust,
+        }
     }
 
     /// Also looks in the directory `scan` searched, when it was a directory of volumes
@@ -77,7 +84,7 @@ impl Search {
         };
         let mut seen = Vec::new();
         if let Some(dir) = &self.dir {
-            match scan_volumes(dir) {
+            match scan_volumes_with(dir, &self.trust) {
                 Ok(scan) => match scan.volumes.into_iter().find(wanted) {
                     Some(v) => return Ok(v),
                     None => seen.push(format!("{}: not there", dir.display())),
@@ -91,7 +98,7 @@ impl Search {
         seen.extend(others.into_iter().filter(|s| s.contains(": volume ")));
         if let Some(f) = found {
             let dev = self.places.dev.join(&f.name);
-            match Volume::open(&dev) {
+            match Volume::open_with(&dev, &self.trust) {
                 Ok(v) if wanted(&v) => return Ok(v),
                 Ok(v) => seen.push(format!(
                     "{}: labelled {label}, but its manifest says volume {} of backup {}",
@@ -133,10 +140,11 @@ impl std::fmt::Debug for Finder {
 }
 
 /// The volumes at `media` (an image, a device, a volume directory or a directory of
-/// volumes); one that looks like a volume but cannot be read is an error.
-pub fn scan_at(media: &Path) -> anyhow::Result<Scan> {
+/// volumes); one that looks like a volume but cannot be read, or is refused by `trust`, is
+/// an error.
+pub fn scan_at(media: &Path, trust: &Trust) -> anyhow::Result<Scan> {
     let finding = || format!("finding the backup's volumes at {}", media.display());
-    let mut scan = scan_volumes(media).with_context(finding)?;
+    let mut scan = scan_volumes_with(media, trust).with_context(finding)?;
     if !scan.unreadable.is_empty() {
         return Err(anyhow::Error::new(scan.unreadable.remove(0)).context(finding()));
     }
@@ -145,8 +153,8 @@ pub fn scan_at(media: &Path) -> anyhow::Result<Scan> {
 
 /// The volumes at `media` ([`scan_at`]) with volume 1 among them, which is returned too:
 /// it holds the mountlist and the catalog.
-pub fn backup_at(media: &Path) -> anyhow::Result<(Scan, Volume)> {
-    let scan = scan_at(media)?;
+pub fn backup_at(media: &Path, trust: &Trust) -> anyhow::Result<(Scan, Volume)> {
+    let scan = scan_at(media, trust)?;
     let first = scan
         .volumes
         .iter()
@@ -159,6 +167,16 @@ pub fn backup_at(media: &Path) -> anyhow::Result<(Scan, Volume)> {
         })?
         .clone();
     Ok((scan, first))
+}
+
+/// Says which of volume 1's files its manifest does not cover (written by an older
+/// mkrescue): they are used unchecked.
+pub fn say_uncovered(first: &Volume) {
+    for file in CoveredFile::ALL {
+        if let Some(note) = first.uncovered_note(file) {
+            say(&format!("note: {note}"));
+        }
+    }
 }
 
 /// The host's own block devices.

@@ -61,6 +61,9 @@ pub struct Options {
     pub console: Option<String>,
     /// `rescue.verify`: after a nuke, compare the restored disks with the backup's catalog.
     pub verify: bool,
+    /// `rescue.trusted-key=PATH`: accept only volumes signed by the public key in this file
+    /// of the rescue system (`/etc/rescue/trusted-key.pem` on signed media).
+    pub trusted_key: Option<String>,
     /// Options that were not understood, one sentence each.
     pub warnings: Vec<String>,
 }
@@ -77,6 +80,7 @@ impl Default for Options {
             wait: DEFAULT_WAIT,
             console: None,
             verify: false,
+            trusted_key: None,
             warnings: Vec::new(),
         }
     }
@@ -170,6 +174,18 @@ pub fn parse(cmdline: &str) -> Options {
                     o.wait.as_secs()
                 )),
             },
+            "trusted-key" => match value.map(str::trim) {
+                Some(v) if v.starts_with('/') => o.trusted_key = Some(v.to_string()),
+                // Fail closed: a key meant but not usable refuses every volume.
+                _ => {
+                    o.trusted_key = Some(String::new());
+                    o.warnings.push(format!(
+                        "{param}: expected the absolute path of a public key file, such as \
+                         rescue.trusted-key=/etc/rescue/trusted-key.pem; every volume will \
+                         be refused"
+                    ));
+                }
+            },
             "console" => match value.and_then(console_name) {
                 Some(name) => o.console = Some(name),
                 None => o.warnings.push(format!(
@@ -226,7 +242,8 @@ mod tests {
         let o = parse(
             "initrd=/boot/initrd.gz rescue.label=RESCUE_1A2B3C4D rescue.mode=nuke rescue.yes \
              rescue.poweroff rescue.disk-map=vda=vdb rescue.disk_map=/dev/sda=/dev/nvme0n1 \
-             rescue.debug rescue.wait=30 console=ttyS0 rescue.console=/dev/ttyS1 rescue.verify",
+             rescue.debug rescue.wait=30 console=ttyS0 rescue.console=/dev/ttyS1 rescue.verify \
+             rescue.trusted-key=/etc/rescue/trusted-key.pem",
         );
         assert_eq!(o.label.as_deref(), Some("RESCUE_1A2B3C4D"));
         assert_eq!(o.mode, Mode::Nuke);
@@ -241,7 +258,23 @@ mod tests {
         assert_eq!(o.wait, Duration::from_secs(30));
         assert_eq!(o.console.as_deref(), Some("ttyS1"));
         assert!(o.verify);
+        assert_eq!(
+            o.trusted_key.as_deref(),
+            Some("/etc/rescue/trusted-key.pem")
+        );
         assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+    }
+
+    #[test]
+    fn a_trusted_key_that_is_no_path_still_asks_for_signed_media() {
+        for given in ["rescue.trusted-key", "rescue.trusted-key=key.pem"] {
+            let o = parse(given);
+            assert_eq!(o.trusted_key.as_deref(), Some(""), "{given}");
+            assert!(
+                o.warnings[0].contains("every volume will be refused"),
+                "{given}"
+            );
+        }
     }
 
     #[test]

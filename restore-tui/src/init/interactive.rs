@@ -37,6 +37,7 @@ pub fn run(boot: &Boot, pid1: bool, start: Option<StartChoice>) -> Option<i32> {
         root: PathBuf::from(TARGET_ROOT),
         start,
         pid1,
+        trust: boot.trust.clone(),
     };
     match catch_unwind(AssertUnwindSafe(|| ui::run(&opts))) {
         Ok(Ok(Exit::Quit)) => None,

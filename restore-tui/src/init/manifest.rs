@@ -1,11 +1,7 @@
-//! The files mkrescue leaves for the rescue system: the media's /rescue/manifest.json and
-//! the initramfs's /etc/rescue/tools.json.
+//! The files mkrescue leaves for the rescue system: the media's /rescue/manifest.json (read
+//! and checked by rescue-core's `volume`) and the initramfs's /etc/rescue/tools.json.
 
 pub use rescue_core::media::{Manifest, ToolsInfo as Tools};
-
-pub fn parse_manifest(text: &str) -> Result<Manifest, serde_json::Error> {
-    serde_json::from_str(text)
-}
 
 pub fn parse_tools(text: &str) -> Result<Tools, serde_json::Error> {
     serde_json::from_str(text)
@@ -42,40 +38,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_manifest_mkrescue_writes() {
-        let m = parse_manifest(
-            r#"{"version": 1, "backup_id": "1A2B3C4D", "label": "RESCUE_1A2B3C4D",
-                "volume": 1, "volumes": 2, "created": 1763700000, "tool_version": "0.1.0",
-                "hostname": "web1", "kernel_release": "6.1.0-28-cloud-amd64"}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            m,
-            Manifest {
-                version: 1,
-                backup_id: "1A2B3C4D".into(),
-                label: "RESCUE_1A2B3C4D".into(),
-                volume: 1,
-                volumes: 2,
-                created: 1_763_700_000,
-                tool_version: "0.1.0".into(),
-                hostname: "web1".into(),
-                kernel_release: "6.1.0-28-cloud-amd64".into(),
-                sets: Vec::new(),
-                compression: rescue_core::media::Compression::Zstd,
-            }
-        );
-    }
-
-    #[test]
-    fn a_manifest_without_its_identity_is_an_error() {
-        let err =
-            parse_manifest(r#"{"version": 1, "label": "RESCUE_X", "volume": 1}"#).unwrap_err();
-        assert!(err.to_string().contains("backup_id"), "{err}");
-        assert!(parse_manifest("not json").is_err());
-    }
 
     #[test]
     fn reads_the_tools_list() {

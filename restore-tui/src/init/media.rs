@@ -2,7 +2,6 @@
 
 use super::blockdevs::{self, BlockDev};
 use super::modules::describe;
-use anyhow::Context;
 use rescue_core::iso9660;
 use std::fs::File;
 use std::io;
@@ -140,32 +139,13 @@ pub enum Access {
     Direct(PathBuf),
 }
 
-/// Largest metadata file read from the media directly.
-const MAX_FILE: u64 = 64 << 20;
-
 impl Access {
-    /// The text of a file on the media (`rescue/manifest.json`), `None` if it has none.
-    pub fn read(&self, rel: &str) -> anyhow::Result<Option<String>> {
-        let bytes = match self {
-            Access::Mounted(dir) => match std::fs::read(dir.join(rel)) {
-                Ok(b) => Some(b),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                Err(e) => return Err(e).with_context(|| format!("reading /{rel} on the media")),
-            },
-            Access::Direct(dev) => read_direct(dev, rel)
-                .with_context(|| format!("reading /{rel} from {}", dev.display()))?,
-        };
-        bytes
-            .map(|b| String::from_utf8(b).with_context(|| format!("/{rel} is not UTF-8")))
-            .transpose()
-    }
-}
-
-fn read_direct(dev: &Path, rel: &str) -> io::Result<Option<Vec<u8>>> {
-    let file = File::open(dev)?;
-    match iso9660::Image::open(file)? {
-        Some(image) => image.read_file(rel, MAX_FILE),
-        None => Err(io::Error::other("no ISO 9660 file system")),
+    /// The media as a volume path: the mount point, or the device.
+    pub fn path(&self) -> &Path {
+        match self {
+            Access::Mounted(dir) => dir,
+            Access::Direct(dev) => dev,
+        }
     }
 }
 

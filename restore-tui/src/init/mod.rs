@@ -27,7 +27,10 @@ use anyhow::Context;
 use cmdline::Mode;
 use console::say;
 use media::{Access, Places, Search};
+use rescue_core::media::CoveredFile;
 use rescue_core::mountlist;
+use rescue_core::signature::{Trust, TrustedKey};
+use rescue_core::volume::{Volume, VolumeError};
 use status::Boot;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -139,6 +142,7 @@ fn start(cfg: &Config, boot: &mut Boot) {
     if let Some(name) = boot.options.console.clone() {
         use_console(cfg, &name, boot);
     }
+    read_trusted_key(cfg, boot);
     find_media(cfg, boot);
     read_tools(cfg, boot);
     list_disks(cfg, boot);
@@ -329,6 +333,33 @@ fn load_module(path: &Path, compressed: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// `rescue.trusted-key=PATH`: from here on only volumes signed by that key are accepted;
+/// a key that cannot be read refuses every volume.
+fn read_trusted_key(cfg: &Config, boot: &mut Boot) {
+    let Some(path) = boot.options.trusted_key.clone() else {
+        return;
+    };
+    if path.is_empty() {
+        boot.trust = Trust::Unusable("rescue.trusted-key names no file".into());
+        return;
+    }
+    match TrustedKey::read(&cfg.path(&path)) {
+        Ok(key) => {
+            say(format_args!(
+                "only media signed by the key in {path} are accepted ({})",
+                key.fingerprint()
+            ));
+            boot.trust = Trust::SignedBy(key);
+        }
+        Err(e) => {
+            let e = anyhow::Error::new(e).context("rescue.trusted-key");
+            console::error(&e);
+            say("every volume will be refused: only signed media were asked for");
+            boot.trust = Trust::Unusable(format!("{e:#}"));
+        }
+    }
+}
+
 fn find_media(cfg: &Config, boot: &mut Boot) {
     let places = Places {
         class_block: cfg.path("/sys/class/block"),
@@ -390,35 +421,30 @@ fn find_media(cfg: &Config, boot: &mut Boot) {
         ));
         Access::Direct(device)
     };
-    read_manifest(&access, &found, boot);
+    let volume = read_manifest(&access, &found, boot);
     boot.media = Some(found);
-    read_mountlist(cfg, boot, Some(&access));
+    read_mountlist(cfg, boot, volume.as_ref());
     boot.access = Some(access);
 }
 
-fn read_manifest(access: &Access, found: &media::Found, boot: &mut Boot) {
-    let text = match access.read("rescue/manifest.json") {
-        Ok(Some(t)) => t,
-        Ok(None) => {
+/// The boot media as a volume, its manifest checked (and its signature, with
+/// `rescue.trusted-key`); says what it holds, or why it cannot be used.
+fn read_manifest(access: &Access, found: &media::Found, boot: &mut Boot) -> Option<Volume> {
+    let volume = match Volume::open_with(access.path(), &boot.trust) {
+        Ok(v) => v,
+        Err(VolumeError::NotAVolume { .. }) => {
             say("warning: the media has no /rescue/manifest.json");
             boot.manifest_problem = Some("no /rescue/manifest.json on the media".into());
-            return;
+            return None;
         }
         Err(e) => {
+            let e = anyhow::Error::new(e);
             console::error(&e);
             boot.manifest_problem = Some(format!("{e:#}"));
-            return;
+            return None;
         }
     };
-    let m = match manifest::parse_manifest(&text) {
-        Ok(m) => m,
-        Err(e) => {
-            let e = anyhow::Error::new(e).context("reading /rescue/manifest.json");
-            console::error(&e);
-            boot.manifest_problem = Some(format!("{e:#}"));
-            return;
-        }
-    };
+    let m = volume.manifest().clone();
     say(format_args!(
         "backup {} of {}, made {}, volume {} of {}",
         m.backup_id,
@@ -443,29 +469,36 @@ fn read_manifest(access: &Access, found: &media::Found, boot: &mut Boot) {
             m.volume, m.volumes
         ));
     }
+    for file in CoveredFile::ALL {
+        if let Some(note) = volume.uncovered_note(file) {
+            say(format_args!("note: {note}"));
+        }
+    }
     boot.manifest = Some(m);
+    Some(volume)
 }
 
-fn read_mountlist(cfg: &Config, boot: &mut Boot, access: Option<&Access>) {
-    if let Some(access) = access {
-        match access.read("rescue/mountlist.json") {
-            Ok(Some(text)) => match mountlist::from_json(&text) {
-                Ok(ml) => {
-                    say(format_args!(
-                        "read the mountlist from the media ({} disk{})",
-                        ml.disks.len(),
-                        if ml.disks.len() == 1 { "" } else { "s" }
-                    ));
-                    boot.mountlist = Some(ml);
-                    boot.mountlist_source = "from the media".into();
-                    return;
-                }
-                Err(e) => console::error(
-                    &anyhow::Error::new(e).context("reading /rescue/mountlist.json on the media"),
-                ),
-            },
-            Ok(None) => say("warning: the media has no /rescue/mountlist.json"),
-            Err(e) => console::error(&e),
+/// The mountlist of the boot media (checked against its manifest), else the rescue
+/// system's copy.
+fn read_mountlist(cfg: &Config, boot: &mut Boot, volume: Option<&Volume>) {
+    if let Some(volume) = volume {
+        match volume.read_mountlist() {
+            Ok(ml) => {
+                say(format_args!(
+                    "read the mountlist from the media ({} disk{})",
+                    ml.disks.len(),
+                    if ml.disks.len() == 1 { "" } else { "s" }
+                ));
+                boot.mountlist = Some(ml);
+                boot.mountlist_source = "from the media".into();
+                return;
+            }
+            Err(VolumeError::Mountlist { source, .. })
+                if source.kind() == io::ErrorKind::NotFound =>
+            {
+                say("warning: the media has no /rescue/mountlist.json")
+            }
+            Err(e) => console::error(&anyhow::Error::new(e)),
         }
     }
     let copy = "/etc/rescue/mountlist.json";

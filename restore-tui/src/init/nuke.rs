@@ -158,6 +158,7 @@ fn request(cfg: &Config, boot: &Boot) -> Result<Request, String> {
         yes: o.yes,
         dry_run: !cfg.pid1,
         boot_loader: true,
+        trust: boot.trust.clone(),
     })
 }
 

@@ -5,6 +5,7 @@ use super::cmdline::{Mode, Options};
 use super::manifest::{format_utc, Manifest, Tools};
 use super::media::{Access, Found};
 use rescue_core::mountlist::{render, Mountlist};
+use rescue_core::signature::Trust;
 use std::fmt::Write;
 
 /// Everything the boot sequence learnt.
@@ -24,6 +25,8 @@ pub struct Boot {
     pub mountlist_source: String,
     pub tools: Option<Tools>,
     pub disks: Vec<Disk>,
+    /// Which volumes are accepted (`rescue.trusted-key`).
+    pub trust: Trust,
 }
 
 /// The line tests wait for:
@@ -84,6 +87,13 @@ pub fn render(boot: &Boot) -> String {
         (None, _) => {
             let _ = writeln!(s, "Media     none found");
         }
+    }
+    if let (Trust::SignedBy(key), Some(_)) = (&boot.trust, &boot.manifest) {
+        let _ = writeln!(
+            s,
+            "Signed    by the trusted key {}...",
+            &key.fingerprint()[..16]
+        );
     }
     let mut mode = o.mode.to_string();
     let flags: Vec<&str> = [
@@ -158,6 +168,8 @@ mod tests {
                 kernel_release: "6.1.0-28-cloud-amd64".into(),
                 sets: Vec::new(),
                 compression: rescue_core::media::Compression::Zstd,
+                mountlist_b3: None,
+                catalog_b3: None,
             }),
             manifest_problem: None,
             mountlist: None,
@@ -166,6 +178,7 @@ mod tests {
                 missing: vec!["mkfs.btrfs".into()],
                 ..Tools::default()
             }),
+            trust: Trust::AnyMedia,
             disks: vec![
                 Disk {
                     name: "vda".into(),

@@ -26,6 +26,8 @@ pub fn manifest() -> Manifest {
         kernel_release: "6.1.0-28-cloud-amd64".into(),
         sets: Vec::new(),
         compression: Compression::Zstd,
+        mountlist_b3: None,
+        catalog_b3: None,
     }
 }
 

@@ -18,6 +18,7 @@ use crate::tui::{key_to_msg, update, view, App, AppInput, CatalogFile, Command, 
 use anyhow::Context as _;
 use ratatui::crossterm::event::{self, Event as TermEvent};
 use rescue_core::media::CATALOG_PATH;
+use rescue_core::signature::Trust;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub struct Options {
     pub start: Option<StartChoice>,
     /// PID 1 of the rescue system (its shells take the console).
     pub pid1: bool,
+    /// Which volumes are accepted (`--trusted-key`, `rescue.trusted-key`).
+    pub trust: Trust,
 }
 
 /// How the UI ended.
@@ -51,8 +54,8 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Runs the UI until the user leaves it.
 pub fn run(opts: &Options) -> anyhow::Result<Exit> {
-    let (scan, first) = backup_at(&opts.media)?;
-    let search = Search::new(host_places()).looking_in(&scan);
+    let (scan, first) = backup_at(&opts.media, &opts.trust)?;
+    let search = Search::new(host_places(), opts.trust.clone()).looking_in(&scan);
     let volumes = scan.volumes;
     let mountlist = first.read_mountlist()?;
     let mut protected = vec![opts.media.clone()];
