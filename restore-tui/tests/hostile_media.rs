@@ -384,3 +384,41 @@ fn no_special_and_no_same_owner_take_away_privileges() {
     );
     assert_eq!(caps, Err(rustix::io::Errno::NODATA), "no capability is set");
 }
+
+/// Signed media whose set was altered after signing: with `--trusted-key` nothing of the
+/// set is written (it is checked before it is restored), and the restore fails naming it.
+#[test]
+fn with_a_trusted_key_an_altered_set_is_not_restored_at_all() {
+    let work = tempfile::tempdir().unwrap();
+    let tar = Tar::new().file("etc/shadow", b"root:$6$good:::\n").finish();
+    let set = SetFile::plain(1, &tar);
+    let mut m = manifest(1, 1, std::slice::from_ref(&set));
+    m["version"] = 2.into();
+    let mountlist = b"{}";
+    m["mountlist_b3"] = blake3::hash(mountlist).to_hex().to_string().into();
+    let out = work.path().join("media");
+    let vol = write_volume(&out, 1, &m, std::slice::from_ref(&set));
+    fs::write(vol.join("rescue/mountlist.json"), mountlist).unwrap();
+    let private = work.path().join("key.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&private)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let key = rescue_core::signature::SigningKey::read(&private).unwrap();
+    let manifest_path = vol.join("rescue/manifest.json");
+    let signature = key.sign(&fs::read(&manifest_path).unwrap());
+    fs::write(vol.join("rescue/manifest.sig"), signature).unwrap();
+    let public = work.path().join("key.pub.pem");
+    fs::write(&public, key.trusted_key().to_pem().unwrap()).unwrap();
+    let set_path = vol.join(rescue_core::media::set_file(1, set.compression));
+    let mut bytes = fs::read(&set_path).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"good").unwrap();
+    bytes[at..at + 4].copy_from_slice(b"evil");
+    fs::write(&set_path, bytes).unwrap();
+    let target = work.path().join("t");
+    let run = restore(&out, &target, &["--trusted-key", public.to_str().unwrap()]);
+    assert_refused(&run, "nothing of it is restored");
+    assert!(!target.join("etc/shadow").exists(), "{}", run.report());
+}
