@@ -149,8 +149,15 @@ struct Lost {
 }
 
 impl Lost {
-    fn holds(&self, set: u32) -> bool {
-        set >= self.first && self.last.is_none_or(|l| set <= l)
+    /// The first of `sets` that is lost here (a range compared as a range: a catalog
+    /// record may claim billions of slices).
+    fn first_held(&self, sets: std::ops::RangeInclusive<u32>) -> Option<u32> {
+        let first = (*sets.start()).max(self.first);
+        let last = match self.last {
+            Some(l) => (*sets.end()).min(l),
+            None => *sets.end(),
+        };
+        (first <= last).then_some(first)
     }
 }
 
@@ -351,7 +358,7 @@ fn name_lost_files(
                 return;
             }
         };
-        let Some(set) = record.sets().find(|s| lost.iter().any(|l| l.holds(*s))) else {
+        let Some(set) = lost.iter().find_map(|l| l.first_held(record.sets())) else {
             continue;
         };
         if !selection.selects(&record.path) {
@@ -713,6 +720,26 @@ mod set_check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lost_sets_are_found_in_a_record_as_ranges() {
+        let lost = Lost {
+            first: 5,
+            last: Some(7),
+            volumes: vec![2],
+        };
+        assert_eq!(lost.first_held(1..=4), None);
+        assert_eq!(lost.first_held(1..=5), Some(5));
+        assert_eq!(lost.first_held(6..=u32::MAX), Some(6));
+        assert_eq!(lost.first_held(8..=9), None);
+        let to_end = Lost {
+            first: 3,
+            last: None,
+            volumes: Vec::new(),
+        };
+        assert_eq!(to_end.first_held(1..=u32::MAX), Some(3));
+        assert_eq!(to_end.first_held(1..=2), None);
+    }
 
     #[test]
     fn selection_takes_paths_and_what_lies_below_them() {

@@ -4,7 +4,7 @@
 //! and a non-zero exit, and write nothing where it should not.
 
 use host_tests::hostile::{
-    header, manifest, one_volume, run_limited, write_volume, Limited, SetFile, Tar,
+    self, header, manifest, one_volume, run_limited, write_volume, Limited, SetFile, Tar,
 };
 use host_tests::{mkrescue_bin, require_root_or_skip};
 use rescue_core::archive::pax::{push_record, BLOCK};
@@ -421,4 +421,23 @@ fn with_a_trusted_key_an_altered_set_is_not_restored_at_all() {
     let run = restore(&out, &target, &["--trusted-key", public.to_str().unwrap()]);
     assert_refused(&run, "nothing of it is restored");
     assert!(!target.join("etc/shadow").exists(), "{}", run.report());
+}
+
+/// A lone volume that says it is volume 10000 of 10000: unattended, the restore waits once
+/// for the missing volumes, not once for each of them.
+#[test]
+fn a_lone_last_volume_of_ten_thousand_does_not_wait_for_each_missing_one() {
+    let work = tempfile::tempdir().unwrap();
+    let tar = Tar::new().file("f", b"content").finish();
+    let sets = [SetFile::plain(1, &tar)];
+    let mut m = manifest(10_000, 10_000, &sets);
+    m["label"] = rescue_core::media::Manifest::volume_label(hostile::BACKUP_ID, 10_000).into();
+    let out = work.path().join("media");
+    write_volume(&out, 10_000, &m, &sets);
+    let target = work.path().join("t");
+    let run = restore(&out, &target, &[]);
+    // Its one set is the backup's first, so nothing is lost: the others hold no sets.
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.report());
+    assert!(run.seconds < 40.0, "{}", run.report());
+    assert_eq!(fs::read(target.join("f")).unwrap(), b"content");
 }

@@ -241,11 +241,13 @@ impl Finder {
         number: u32,
         wait: Duration,
     ) -> Option<Volume> {
-        say(&format!(
-            "{what} of backup {backup_id} (label {label}) is not here yet: looking for it \
-             for {} s",
-            wait.as_secs()
-        ));
+        if !wait.is_zero() {
+            say(&format!(
+                "{what} of backup {backup_id} (label {label}) is not here yet: looking for \
+                 it for {} s",
+                wait.as_secs()
+            ));
+        }
         let start = Instant::now();
         let mut seen = Vec::new();
         while start.elapsed() < wait {
@@ -278,7 +280,15 @@ impl VolumeSource for Finder {
         }
         match self.ask {
             Ask::Prompt => self.prompt(&what, &label, backup_id, number),
-            Ask::Unattended { wait } => self.wait(&what, &label, backup_id, number, wait),
+            Ask::Unattended { wait } => {
+                // One wait for the whole restore: after it, nobody is coming with the
+                // missing volumes, and a manifest that claims thousands of them must not
+                // cost a wait each.
+                self.ask = Ask::Unattended {
+                    wait: Duration::ZERO,
+                };
+                self.wait(&what, &label, backup_id, number, wait)
+            }
         }
     }
 }
