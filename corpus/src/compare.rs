@@ -163,10 +163,10 @@ pub fn compare(a: &Path, b: &Path) -> anyhow::Result<Vec<Difference>> {
         let pb = b.join(std::ffi::OsStr::from_bytes(rel));
         let (fa, fb) = (facts(&pa)?, facts(&pb)?);
         let (ma, mb) = (fs::symlink_metadata(&pa)?, fs::symlink_metadata(&pb)?);
-        if ma.is_file() && ma.nlink() > 1 {
+        if !ma.is_dir() && ma.nlink() > 1 {
             groups_a.entry(ma.ino()).or_default().push(rel.clone());
         }
-        if mb.is_file() && mb.nlink() > 1 {
+        if !mb.is_dir() && mb.nlink() > 1 {
             groups_b.entry(mb.ino()).or_default().push(rel.clone());
         }
         if fa != fb {

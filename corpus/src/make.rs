@@ -191,6 +191,8 @@ pub fn generate(root: &Path, opts: &Options) -> anyhow::Result<Summary> {
     symlink("/etc/hostname", p("home/bob/abs-link"))?;
     symlink("does/not/exist", p("home/bob/dangling"))?;
     symlink("../ann/docs", p("home/bob/docs-dir-link"))?;
+    // A symlink with two names (one inode): linkat does not follow it.
+    fs::hard_link(p("home/bob/rel-link"), p("home/bob/rel-link-2"))?;
 
     // Modes: setuid, setgid, sticky, odd permissions.
     for (rel, mode) in [

@@ -365,10 +365,11 @@ fn live_type(meta: &Metadata) -> &'static str {
     .unwrap_or("unknown")
 }
 
-/// The catalog's type name, with a hard link counted as the file it is.
-fn catalog_type(kind: &CatalogKind) -> &'static str {
+/// The catalog's type name, with a hard link counted as what its group's first name is
+/// (`first`: that type, when it was seen; a file otherwise).
+fn catalog_type(kind: &CatalogKind, first: Option<&'static str>) -> &'static str {
     match kind {
-        CatalogKind::HardLink { .. } => "file",
+        CatalogKind::HardLink { .. } => first.unwrap_or("file"),
         k => k.type_name(),
     }
 }
@@ -403,7 +404,7 @@ struct Comparison {
     limit: usize,
     /// (dev, ino) of the live file of each catalog file with several names, by catalog
     /// index: to check that hard links still are.
-    links: HashMap<u64, (u64, u64)>,
+    links: HashMap<u64, (u64, u64, &'static str)>,
     buf: Vec<u8>,
 }
 
@@ -429,7 +430,15 @@ impl Comparison {
         let r = &j.record;
         let m = &l.meta;
         let mut what = Vec::new();
-        let (want, got) = (catalog_type(&r.kind), live_type(m));
+        let first = match &r.kind {
+            CatalogKind::HardLink { link } => self.links.get(link).map(|l| l.2),
+            _ => None,
+        };
+        let (want, got) = (catalog_type(&r.kind, first), live_type(m));
+        // Any inode but a directory may have several names (symlinks, nodes, FIFOs too).
+        if m.nlink() > 1 && !m.is_dir() && !matches!(r.kind, CatalogKind::HardLink { .. }) {
+            self.links.insert(r.index, (m.dev(), m.ino(), got));
+        }
         if want != got {
             what.push(format!("type {want} -> {got}"));
             self.changed(&r.path, what);
@@ -449,9 +458,6 @@ impl Comparison {
         }
         match &r.kind {
             CatalogKind::File => {
-                if m.nlink() > 1 {
-                    self.links.insert(r.index, (m.dev(), m.ino()));
-                }
                 if m.len() != r.size {
                     what.push(format!("size {} -> {}", r.size, m.len()));
                 }
@@ -467,8 +473,8 @@ impl Comparison {
                 }
             }
             CatalogKind::HardLink { link } => {
-                if let Some(&first) = self.links.get(link) {
-                    if first != (m.dev(), m.ino()) {
+                if let Some(&(dev, ino, _)) = self.links.get(link) {
+                    if (dev, ino) != (m.dev(), m.ino()) {
                         what.push("no longer a hard link to the rest of its group".into());
                     }
                 }

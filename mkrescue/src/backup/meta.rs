@@ -57,7 +57,9 @@ pub struct HardLinks {
 impl HardLinks {
     /// The first path and catalog index of this inode when seen before; else records it.
     pub fn seen(&mut self, meta: &Metadata, rel: &[u8], index: u64) -> Option<(Vec<u8>, u64)> {
-        if !meta.is_file() || meta.nlink() < 2 {
+        // Any inode but a directory can have several names: files, and also symlinks,
+        // device nodes and FIFOs.
+        if meta.is_dir() || meta.nlink() < 2 {
             return None;
         }
         let key = (meta.dev(), meta.ino());
