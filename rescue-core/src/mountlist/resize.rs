@@ -116,13 +116,26 @@ pub enum FitError {
         needs: u64,
         available: u64,
     },
+    #[error(
+        "{disk} ({}) is too small for {what}: that needs at least {}",
+        format_bytes(*.disk_bytes),
+        format_bytes(*.needs)
+    )]
+    NoRoom {
+        disk: String,
+        disk_bytes: u64,
+        what: &'static str,
+        needs: u64,
+    },
 }
 
 impl FitError {
     /// Names the target disk instead of the disk being fitted.
     fn on_disk(mut self, name: &str) -> FitError {
         match &mut self {
-            FitError::TooSmall { disk, .. } | FitError::FixedTooLarge { disk, .. } => {
+            FitError::TooSmall { disk, .. }
+            | FitError::FixedTooLarge { disk, .. }
+            | FitError::NoRoom { disk, .. } => {
                 *disk = name.to_string();
             }
             _ => {}
@@ -181,15 +194,32 @@ pub fn fit_disk(disk: &Disk, target_sectors: u64, mode: ResizeMode) -> Result<Di
     let mut out = disk.clone();
     out.sectors = target_sectors;
     let disk_bytes = bytes(target_sectors, disk);
+    let no_room = |what, needs| FitError::NoRoom {
+        disk: disk.path.clone(),
+        disk_bytes,
+        what,
+        needs: bytes(needs, disk),
+    };
+    if target_sectors == 0 {
+        return Err(no_room("anything", 1));
+    }
     let usable = match &mut out.table {
         PartitionTable::None => return fit_whole_disk(out, disk),
         PartitionTable::Msdos { .. } => target_sectors.min(MBR_SECTOR_LIMIT),
         PartitionTable::Gpt {
-            last_usable_lba, ..
+            first_usable_lba,
+            last_usable_lba,
+            ..
         } => {
             // The backup GPT's entries and header take the end of the disk.
-            let end = target_sectors.saturating_sub(gpt_table_sectors(disk.logical_sector_size));
-            *last_usable_lba = end.saturating_sub(1);
+            let tables = gpt_table_sectors(disk.logical_sector_size);
+            let end = target_sectors.saturating_sub(tables);
+            if end <= *first_usable_lba {
+                let what = "its GPT: the first usable sector, a sector for a partition, then \
+                            the backup header and entries";
+                return Err(no_room(what, first_usable_lba.saturating_add(1 + tables)));
+            }
+            *last_usable_lba = end - 1;
             end
         }
     };
@@ -1346,6 +1376,42 @@ mod tests {
                 .contains("/dev/vdb is the target of more than one disk"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_target_with_no_room_for_the_table_is_refused() {
+        let disk = gpt_disk("/dev/sda");
+        let err = fit_disk(&disk, 60, ResizeMode::GrowLast).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/sda (30K) is too small for its GPT: the first usable sector, a sector for a \
+             partition, then the backup header and entries: that needs at least 34K"
+        );
+        let mut empty = disk.clone();
+        empty.partitions.clear();
+        assert!(matches!(
+            fit_disk(&empty, 67, ResizeMode::GrowLast),
+            Err(FitError::NoRoom { .. })
+        ));
+        // Room for one sector of partitions.
+        let out = fit_disk(&empty, 68, ResizeMode::GrowLast).unwrap();
+        assert_eq!(out.gpt_area(), Some((34, 34)));
+        assert!(matches!(
+            out.table,
+            PartitionTable::Gpt {
+                first_usable_lba: 34,
+                last_usable_lba: 34,
+                ..
+            }
+        ));
+        for d in [disk, msdos_disk("/dev/sda"), whole_disk("/dev/sda")] {
+            let err = fit_disk(&d, 0, ResizeMode::Proportional).unwrap_err();
+            assert!(
+                err.to_string()
+                    .ends_with("(0B) is too small for anything: that needs at least 512B"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

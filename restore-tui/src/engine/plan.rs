@@ -405,7 +405,9 @@ pub enum PlanError {
 
 fn fit_heading(e: &FitError) -> &'static str {
     match e {
-        FitError::TooSmall { .. } | FitError::FixedTooLarge { .. } => "the layout does not fit",
+        FitError::TooSmall { .. } | FitError::FixedTooLarge { .. } | FitError::NoRoom { .. } => {
+            "the layout does not fit"
+        }
         _ => "the disk mapping cannot be used",
     }
 }
