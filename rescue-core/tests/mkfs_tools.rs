@@ -58,6 +58,7 @@ fn a_failing_mkfs_xfs_names_its_reason_not_only_its_usage() {
 /// One mkfs run as the restore makes the filesystem (`args` before the image).
 struct Case {
     fs_type: FsType,
+    features: &'static [&'static str],
     block_size: Option<u32>,
     fat_bits: Option<u8>,
     sector_size: Option<u32>,
@@ -71,6 +72,7 @@ impl Case {
     fn minimum(&self) -> u64 {
         let mut fs = Filesystem::new(self.fs_type.clone());
         fs.params.block_size = self.block_size;
+        fs.params.features = self.features.iter().map(|f| f.to_string()).collect();
         fs.params.fat_bits = self.fat_bits;
         fs.params.sector_size = self.sector_size;
         mkfs_minimum_bytes(&fs).unwrap()
@@ -94,6 +96,7 @@ impl Case {
 fn the_smallest_filesystems_are_what_each_mkfs_makes_at_least() {
     let case = |fs_type, program, args, shortfall| Case {
         fs_type,
+        features: &[],
         block_size: None,
         fat_bits: None,
         sector_size: None,
@@ -118,6 +121,16 @@ fn the_smallest_filesystems_are_what_each_mkfs_makes_at_least() {
                 "mkfs.ext4",
                 &["-F", "-q", "-b", "4096"],
                 journal,
+            )
+        },
+        Case {
+            block_size: Some(4096),
+            features: &["extent"],
+            ..case(
+                FsType::Ext4,
+                "mkfs.ext4",
+                &["-F", "-q", "-b", "4096", "-O", "none,extent"],
+                None,
             )
         },
         Case {

@@ -9,7 +9,8 @@
 //! - `mkfs.ext2`: 104 KiB with 1 KiB blocks, 112 KiB with 2 KiB, 224 KiB with 4 KiB.
 //! - `mkfs.ext3`/`mkfs.ext4`: a journal needs 2048 blocks (2 MiB with 1 KiB blocks, 8 MiB
 //!   with 4 KiB); below that mke2fs prints "Filesystem too small for a journal" and makes
-//!   none, which is not the filesystem the layout asks for.
+//!   none, which is not the filesystem the layout asks for. Without `has_journal` among
+//!   the features kept, they are as small as ext2.
 //! - `mkfs.xfs`: 300 MiB ("Filesystem must be larger than 300MB.").
 //! - `mkfs.btrfs`: 114294784 bytes (109 MiB), whatever the node size ("minimum size for
 //!   each btrfs device is 114294784").
@@ -31,16 +32,18 @@ const EXT_JOURNAL_BLOCKS: u64 = 2048;
 /// restore does not make its type.
 pub fn mkfs_minimum_bytes(fs: &Filesystem) -> Option<u64> {
     let p = &fs.params;
+    // The restore passes the features kept (`-O none,...`); none kept means mke2fs's own.
+    let journal = p.features.is_empty() || p.features.iter().any(|f| f == "has_journal");
     Some(match fs.fs_type {
-        FsType::Ext2 => match p.block_size {
+        FsType::Ext3 | FsType::Ext4 if journal => {
+            EXT_JOURNAL_BLOCKS * u64::from(p.block_size.unwrap_or(4096).clamp(1024, 65536))
+        }
+        FsType::Ext2 | FsType::Ext3 | FsType::Ext4 => match p.block_size {
             Some(1024) => 104 * KIB,
             Some(2048) => 112 * KIB,
             // 4 KiB blocks, or mke2fs's choice: the largest of the three.
             _ => 224 * KIB,
         },
-        FsType::Ext3 | FsType::Ext4 => {
-            EXT_JOURNAL_BLOCKS * u64::from(p.block_size.unwrap_or(4096).clamp(1024, 65536))
-        }
         FsType::Xfs => 300 * MIB,
         FsType::Btrfs => 114_294_784,
         FsType::Vfat => {
@@ -86,6 +89,16 @@ mod tests {
         assert_eq!(
             with(FsType::Ext2, |f| f.params.block_size = Some(1024)),
             Some(104 * KIB)
+        );
+        // Without a journal, ext4 is as small as ext2.
+        assert_eq!(
+            with(FsType::Ext4, |f| f.params.features = vec!["extent".into()]),
+            Some(224 * KIB)
+        );
+        assert_eq!(
+            with(FsType::Ext4, |f| f.params.features =
+                vec!["has_journal".into()]),
+            Some(8 * MIB)
         );
         assert_eq!(
             with(FsType::Vfat, |f| f.params.fat_bits = Some(16)),
