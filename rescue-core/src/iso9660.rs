@@ -355,6 +355,30 @@ fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
+/// The error for an image that ends before `len` bytes at `offset`, which `what` needs:
+/// its real size and what was wanted, not only the offset.
+fn truncated(dev: &File, what: &str, offset: u64, len: u64) -> io::Error {
+    let wanted = format!(
+        "{what} needs bytes {offset}-{}",
+        offset.saturating_add(len.max(1) - 1)
+    );
+    // Seeking moves the shared position, which no read uses: they all say where.
+    let message = match (&*dev).seek(SeekFrom::End(0)) {
+        Ok(size) => format!("the image is truncated: it is {size} bytes long, but {wanted}"),
+        Err(e) => format!("the image is truncated ({wanted}), and its size is unknown: {e}"),
+    };
+    io::Error::new(io::ErrorKind::UnexpectedEof, message)
+}
+
+/// "the root directory" or "the directory NAME (block N)".
+fn describe_dir(dir: &Entry) -> String {
+    if dir.name.is_empty() {
+        format!("the root directory (block {})", dir.block())
+    } else {
+        format!("the directory {} (block {})", dir.name, dir.block())
+    }
+}
+
 /// An ISO 9660 image or device, open for reading. Cloning it is cheap (the handle is
 /// shared).
 #[derive(Debug, Clone)]
@@ -416,7 +440,11 @@ impl Image {
     fn susp_skip(&self) -> io::Result<usize> {
         let mut first = vec![0u8; SECTOR];
         if self
-            .read_at(&mut first, u64::from(self.root.block()) * SECTOR_U64)
+            .read_at(
+                &mut first,
+                u64::from(self.root.block()) * SECTOR_U64,
+                &|| "the root directory".to_string(),
+            )
             .is_err()
         {
             // A root that cannot be read shows up as an error on the first lookup.
@@ -431,16 +459,12 @@ impl Image {
         Ok(susp.skip.map_or(0, usize::from))
     }
 
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    /// Fills `buf` from `offset`; `what` names what is read, for the error when the image
+    /// ends first.
+    fn read_at(&self, buf: &mut [u8], offset: u64, what: &dyn Fn() -> String) -> io::Result<()> {
         self.dev.read_exact_at(buf, offset).map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
-                io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "the image ends before byte {} (it is truncated)",
-                        offset + buf.len() as u64
-                    ),
-                )
+                truncated(&self.dev, &what(), offset, buf.len() as u64)
             } else {
                 e
             }
@@ -472,7 +496,7 @@ impl Image {
             // Whole sectors: records never cross one.
             let n = (dir.size - done).min(DIRECTORY_CHUNK as u64) as usize;
             let n = n.div_ceil(SECTOR) * SECTOR;
-            self.read_at(&mut buf[..n], start + done)?;
+            self.read_at(&mut buf[..n], start + done, &|| describe_dir(&dir))?;
             records.clear();
             parse_records(&buf[..n], self.skip, &mut records);
             for mut r in records.drain(..) {
@@ -497,7 +521,9 @@ impl Image {
             return Ok(dir.clone());
         }
         let mut first = vec![0u8; SECTOR];
-        self.read_at(&mut first, u64::from(dir.block()) * SECTOR_U64)?;
+        self.read_at(&mut first, u64::from(dir.block()) * SECTOR_U64, &|| {
+            describe_dir(dir)
+        })?;
         if usize::from(first[0]) < 34 || first[32] != 1 || first[33] != 0 {
             return Err(invalid(format!(
                 "the relocated directory {} at block {} does not start with its \".\" record",
@@ -527,7 +553,11 @@ impl Image {
                 )));
             }
             let mut area = vec![0u8; len as usize];
-            self.read_at(&mut area, u64::from(block) * SECTOR_U64 + u64::from(offset))?;
+            self.read_at(
+                &mut area,
+                u64::from(block) * SECTOR_U64 + u64::from(offset),
+                &|| format!("a Rock Ridge continuation area at block {block}"),
+            )?;
             parse_susp(&area, susp);
         }
         Err(invalid(format!(
@@ -593,6 +623,7 @@ impl Image {
         }
         Ok(FileReader {
             dev: Arc::clone(&self.dev),
+            name: entry.name.clone(),
             extents: entry
                 .extents
                 .iter()
@@ -629,6 +660,8 @@ impl Image {
 #[derive(Debug)]
 pub struct FileReader {
     dev: Arc<File>,
+    /// Its name in its directory, for errors.
+    name: String,
     /// (byte offset on the image, length) of each extent.
     extents: Vec<(u64, u64)>,
     size: u64,
@@ -675,14 +708,11 @@ impl Read for FileReader {
             }
         };
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the image ends at byte {at}, inside a file of {} bytes (read {} of them): \
-                     the image is truncated",
-                    self.size, self.pos
-                ),
-            ));
+            let what = format!(
+                "{} ({} bytes, {} of them read)",
+                self.name, self.size, self.pos
+            );
+            return Err(truncated(&self.dev, &what, at, left));
         }
         self.pos += n as u64;
         Ok(n)
@@ -968,7 +998,8 @@ mod tests {
         let e = image.open_file("/nope").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
 
-        // Cut the image inside the file: reading it says the image is truncated.
+        // Cut the image inside the file, and before it: reading it says the image is
+        // truncated, its real size and what the file needed.
         std::fs::write(&path, &img[..25 * SECTOR + 100]).unwrap();
         let image = Image::open_path(&path).unwrap().unwrap();
         let mut got = Vec::new();
@@ -977,6 +1008,29 @@ mod tests {
             .unwrap()
             .read_to_end(&mut got)
             .unwrap_err();
-        assert!(e.to_string().contains("truncated"), "{e}");
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            e.to_string(),
+            "the image is truncated: it is 51300 bytes long, but File.bin (3048 bytes, 100 of \
+             them read) needs bytes 51300-53247"
+        );
+        std::fs::write(&path, &img[..22 * SECTOR]).unwrap();
+        let image = Image::open_path(&path).unwrap().unwrap();
+        let e = image.read_file("/File.bin", 5000).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "the image is truncated: it is 45056 bytes long, but File.bin (3048 bytes, 0 of \
+             them read) needs bytes 51200-53247"
+        );
+
+        // Cut before the root directory: listing it says so.
+        std::fs::write(&path, &img[..18 * SECTOR]).unwrap();
+        let image = Image::open_path(&path).unwrap().unwrap();
+        let e = image.list("/").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the image is truncated: it is 36864 bytes long, but the root directory (block 18) \
+             needs bytes 36864-38911"
+        );
     }
 }

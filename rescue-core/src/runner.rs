@@ -5,8 +5,8 @@
 //! a `Cmd` and hands it to a [`Runner`]:
 //!
 //! - [`RealRunner`] runs it (std::process), captures stdout and stderr, and turns a failure
-//!   into a [`RunError`] that names the command line, the exit status and the tail of
-//!   stderr;
+//!   into a [`RunError`] that names the command line, the exit status and what stderr
+//!   said (its first line and its last lines);
 //! - [`DryRun`] records and prints what would run and answers success with empty output;
 //! - [`Recording`] records every command and answers from a scripted queue, so tests
 //!   assert the transcript without running anything.
@@ -38,10 +38,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
-/// How much of a failed command's stderr its error keeps: the last lines, at most this
-/// many bytes.
-const STDERR_TAIL_BYTES: usize = 2048;
-const STDERR_TAIL_LINES: usize = 20;
+/// How much of a failed command's stderr its error keeps: the first line and the last
+/// lines, at most this many lines and bytes in all, the first line at most
+/// [`STDERR_FIRST_LINE_BYTES`].
+const STDERR_EXCERPT_BYTES: usize = 2048;
+const STDERR_EXCERPT_LINES: usize = 20;
+const STDERR_FIRST_LINE_BYTES: usize = 512;
+/// Stands for the lines, or the part of a line, left out.
+const LEFT_OUT: &str = "...";
 
 /// One external command, as a value.
 #[derive(Clone, PartialEq, Eq)]
@@ -237,7 +241,7 @@ pub enum RunError {
         status: String,
         /// The exit code, `None` when a signal ended it.
         code: Option<i32>,
-        /// The last lines of its stderr.
+        /// What its stderr said: the first line and the last lines ([`stderr_excerpt`]).
         stderr_tail: String,
     },
     /// Starting the program, or talking to it, failed.
@@ -265,7 +269,7 @@ impl RunError {
             command: cmd.to_string(),
             status,
             code,
-            stderr_tail: stderr_tail(stderr),
+            stderr_tail: stderr_excerpt(stderr),
         }
     }
 
@@ -282,34 +286,71 @@ impl RunError {
     }
 }
 
-/// The last lines of `stderr`, at most [`STDERR_TAIL_LINES`] lines and about
-/// [`STDERR_TAIL_BYTES`] bytes, trimmed, joined with "; " when there are several.
-pub fn stderr_tail(stderr: &[u8]) -> String {
+/// What a failed command's error shows of its `stderr`: the first line that says
+/// something, since tools such as mkfs.xfs print the reason first and their usage after
+/// it, and as many of the last lines as fit, at most [`STDERR_EXCERPT_LINES`] lines and
+/// [`STDERR_EXCERPT_BYTES`] bytes in all, joined by newlines. "..." stands for what is
+/// left out.
+pub fn stderr_excerpt(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim_end)
         .filter(|l| !l.is_empty())
         .collect();
-    let mut kept: Vec<&str> = Vec::new();
-    let mut bytes = 0;
-    for line in lines.iter().rev().take(STDERR_TAIL_LINES) {
-        if bytes + line.len() > STDERR_TAIL_BYTES && !kept.is_empty() {
+    let Some((first, rest)) = lines.split_first() else {
+        return String::new();
+    };
+    let head = clip_end(first, STDERR_FIRST_LINE_BYTES);
+    // Room for the newline after the head and a line saying lines were left out.
+    let mut budget = STDERR_EXCERPT_BYTES.saturating_sub(head.len() + 2 + LEFT_OUT.len());
+    let mut tail: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+    for line in rest.iter().rev().take(STDERR_EXCERPT_LINES - 1) {
+        if line.len() + 1 > budget {
+            if tail.is_empty() {
+                // The last line alone is too long: its end says most.
+                tail.push(clip_start(line, budget.saturating_sub(1)));
+            }
             break;
         }
-        bytes += line.len();
-        kept.push(line);
+        budget -= line.len() + 1;
+        tail.push((*line).into());
     }
-    kept.reverse();
-    let mut joined = kept.join("\n");
-    if joined.len() > STDERR_TAIL_BYTES {
-        let mut cut = joined.len() - STDERR_TAIL_BYTES;
-        while !joined.is_char_boundary(cut) {
-            cut += 1;
-        }
-        joined = format!("...{}", &joined[cut..]);
+    tail.reverse();
+    let mut out = head.into_owned();
+    if tail.len() < rest.len() {
+        out.push('\n');
+        out.push_str(LEFT_OUT);
     }
-    joined
+    for line in tail {
+        out.push('\n');
+        out.push_str(&line);
+    }
+    out
+}
+
+/// `line` in at most `max` bytes, its end cut off.
+fn clip_end(line: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if line.len() <= max {
+        return line.into();
+    }
+    let mut cut = max.saturating_sub(LEFT_OUT.len());
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{LEFT_OUT}", &line[..cut]).into()
+}
+
+/// `line` in at most `max` bytes, its start cut off.
+fn clip_start(line: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if line.len() <= max {
+        return line.into();
+    }
+    let mut cut = line.len() - max.saturating_sub(LEFT_OUT.len());
+    while !line.is_char_boundary(cut) {
+        cut += 1;
+    }
+    format!("{LEFT_OUT}{}", &line[cut..]).into()
 }
 
 /// Runs commands. `&dyn Runner` is what code that runs commands takes.
@@ -814,12 +855,34 @@ mod tests {
     }
 
     #[test]
-    fn stderr_tail_keeps_the_last_lines_within_bounds() {
-        assert_eq!(stderr_tail(b""), "");
-        assert_eq!(stderr_tail(b"\n\none\n\n"), "one");
+    fn stderr_excerpt_keeps_the_first_and_the_last_lines_within_bounds() {
+        assert_eq!(stderr_excerpt(b""), "");
+        assert_eq!(stderr_excerpt(b"\n\none\n\n"), "one");
+        assert_eq!(
+            stderr_excerpt(b"one\n  \ntwo  \nthree\n"),
+            "one\ntwo\nthree"
+        );
+
+        // The reason first, then a long usage text: the reason, a gap, the end.
+        let usage: String = (1..=40).map(|i| format!("usage line {i}\n")).collect();
+        let excerpt = stderr_excerpt(format!("\nThe reason.\n{usage}").as_bytes());
+        let lines: Vec<&str> = excerpt.lines().collect();
+        assert_eq!(lines.len(), STDERR_EXCERPT_LINES + 1, "{excerpt}");
+        assert_eq!(lines[..2], ["The reason.", "..."]);
+        assert_eq!(lines[2], "usage line 22");
+        assert_eq!(lines.last(), Some(&"usage line 40"));
+
+        // Long lines are cut, the whole stays within its bounds.
         let long = "y".repeat(5000);
-        let tail = stderr_tail(format!("first\n{long}\n").as_bytes());
-        assert!(tail.starts_with("...") && tail.len() <= STDERR_TAIL_BYTES + 3);
+        let excerpt = stderr_excerpt(format!("first\n{long}\n").as_bytes());
+        assert!(excerpt.starts_with("first\n...yyy"), "{excerpt}");
+        assert!(excerpt.len() <= STDERR_EXCERPT_BYTES, "{}", excerpt.len());
+        let excerpt = stderr_excerpt(format!("{long}\n{long}\n{long}\n").as_bytes());
+        assert!(excerpt.starts_with("yyy"), "{excerpt}");
+        assert_eq!(excerpt.lines().nth(1), Some("..."));
+        assert!(excerpt.len() <= STDERR_EXCERPT_BYTES, "{}", excerpt.len());
+        let many = "é\n".repeat(100_000);
+        assert!(stderr_excerpt(many.as_bytes()).len() <= STDERR_EXCERPT_BYTES);
     }
 
     #[test]

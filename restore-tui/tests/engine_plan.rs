@@ -988,3 +988,69 @@ fn renames_into_an_untouched_mount_point_are_left_out_too() {
     // /opt spread over the root: its home lands in /home.
     assert_eq!(exclude_with(&[("opt", "")]), ["home", "opt/home"]);
 }
+
+#[test]
+fn mount_points_never_lead_outside_the_root() {
+    let maps = |ml: &Mountlist| onto(ml, "/dev/vdb", 41943040);
+    let set_mount = |ml: &mut Mountlist, number: usize, mp: &str| {
+        let fs = ml.disks[0].partitions[number - 1].filesystem.as_mut();
+        fs.unwrap().mount_point = Some(mp.into());
+    };
+
+    // A ".." is refused before anything is planned.
+    let mut ml = gpt_uefi();
+    set_mount(&mut ml, 3, "/mnt/../../etc");
+    let err = make_plan(&ml, &maps(&ml), true).unwrap_err();
+    assert!(matches!(err, PlanError::Invalid(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("/dev/sda3: mount point \"/mnt/../../etc\" has a \"..\" component"),
+        "{err}"
+    );
+
+    // "//" is the root's mount point a second time.
+    let mut ml = gpt_uefi();
+    set_mount(&mut ml, 3, "//");
+    let err = make_plan(&ml, &maps(&ml), true).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("/dev/sda3: mount point / is also used by /dev/sda2"),
+        "{err}"
+    );
+
+    // Other spellings are mounted in normal form, inside the root.
+    let mut ml = gpt_uefi();
+    set_mount(&mut ml, 1, "/boot//efi/");
+    set_mount(&mut ml, 2, "/.");
+    set_mount(&mut ml, 3, "//home/./");
+    let plan = make_plan(&ml, &maps(&ml), true).unwrap();
+    let runner = Recording::new();
+    run(&plan, &runner).0.unwrap();
+    let transcript = runner.transcript();
+    for want in [
+        "mount -t ext4 /dev/vdb2 /mnt/restore",
+        "mount -t ext4 /dev/vdb3 /mnt/restore/home",
+        "mount -t vfat /dev/vdb1 /mnt/restore/boot/efi",
+        "chroot /mnt/restore grub-install --target=x86_64-efi --efi-directory=/boot/efi \
+         --removable",
+    ] {
+        assert!(
+            transcript.iter().any(|c| c == want),
+            "{want:?} in {transcript:#?}"
+        );
+    }
+    for cmd in runner.commands() {
+        if !["mkdir", "mount", "umount"].contains(&cmd.program.as_str()) {
+            continue;
+        }
+        let dir = std::path::Path::new(cmd.args.last().unwrap());
+        assert!(dir.starts_with("/mnt/restore"), "{cmd}");
+        assert!(
+            dir.components().all(|c| matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )),
+            "{cmd}"
+        );
+    }
+}

@@ -265,7 +265,9 @@ fn write_in_order(
             let set = open
                 .as_mut()
                 .ok_or_else(|| io::Error::other("a chunk outside any set"))?;
-            let data = d.data?;
+            let data = d.data.map_err(|e| {
+                io::Error::new(e.kind(), format!("compressing {}: {e}", set.path.display()))
+            })?;
             set.file.write_all(&data).map_err(|e| {
                 io::Error::new(e.kind(), format!("writing {}: {e}", set.path.display()))
             })?;

@@ -84,9 +84,11 @@ pub fn plan(
         set: 0,
         used: 0,
     };
+    let writing = || format!("writing {}", catalog.display());
     let mut cat = CatalogWriter::new(BufWriter::new(
         File::create(catalog).with_context(|| format!("creating {}", catalog.display()))?,
-    ))?;
+    ))
+    .with_context(writing)?;
     let mut warnings: Vec<MetaWarning> = Vec::new();
 
     let root_visit = Visit {
@@ -148,7 +150,7 @@ pub fn plan(
                 let mut record = record;
                 record.set = first_set;
                 record.slices = slices;
-                cat.write(&record)?;
+                cat.write(&record).with_context(writing)?;
                 summary.files += 1;
                 summary.bytes += total;
             }
@@ -160,15 +162,16 @@ pub fn plan(
                 item.set = cutter.place(stored);
                 let mut record = record;
                 record.set = item.set;
-                cat.write(&record)?;
+                cat.write(&record).with_context(writing)?;
                 emit(item)?;
             }
         }
         index += 1;
     }
-    cat.finish()?
+    cat.finish()
+        .with_context(writing)?
         .flush()
-        .with_context(|| format!("writing {}", catalog.display()))?;
+        .with_context(writing)?;
     summary.entries = index;
     summary.sets = cutter.set;
     summary.warnings.extend(warnings.into_iter().map(|w| w.0));
@@ -246,5 +249,34 @@ fn catalog_record(index: u64, meta: &EntryMeta, link: Option<u64>) -> CatalogRec
         size,
         set: 0,
         slices: 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::select::Rules;
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+
+    /// /dev/full fails every write with ENOSPC, as a full disk does.
+    #[test]
+    fn a_full_disk_under_the_catalog_names_the_file() {
+        let root = tempfile::tempdir().unwrap();
+        for n in 0..2000 {
+            std::fs::write(root.path().join(format!("file-{n:05}")), b"x").unwrap();
+        }
+        let scratch = tempfile::tempdir().unwrap();
+        let catalog = scratch.path().join("catalog.zst");
+        std::os::unix::fs::symlink("/dev/full", &catalog).unwrap();
+        let dev = std::fs::metadata(root.path()).unwrap().dev();
+        let mut walker = Walker::new(root.path(), Rules::default(), HashSet::from([dev]), &[]);
+        let err = plan(root.path(), &mut walker, 1 << 30, &catalog, &mut |_| Ok(())).unwrap_err();
+        let chain = format!("{err:#}");
+        assert!(
+            chain.starts_with(&format!("writing {}: ", catalog.display())),
+            "{chain}"
+        );
+        assert!(chain.contains("No space left on device"), "{chain}");
     }
 }

@@ -97,10 +97,12 @@ pub fn store(
             );
             let file = File::create(&hashes_path)
                 .with_context(|| format!("creating {}", hashes_path.display()))?;
+            let hashes = HashListWriter::new(Blake3Writer::new(BufWriter::new(file)))
+                .with_context(|| format!("writing {}", hashes_path.display()))?;
             open = Some(OpenSet {
                 number: item.set,
                 tar: TarWriter::new(p),
-                hashes: HashListWriter::new(Blake3Writer::new(BufWriter::new(file)))?,
+                hashes,
                 hashes_path,
                 entries: 0,
             });
@@ -167,11 +169,12 @@ fn hand_over(
 fn close_set(set: OpenSet) -> anyhow::Result<(Pipeline, HashList)> {
     let mut pipeline = set.tar.finish().context("ending the tar stream")?;
     pipeline.end_set().context("ending the set")?;
-    let (file, bytes, b3) = set.hashes.finish()?.finish();
+    let writing = || format!("writing {}", set.hashes_path.display());
+    let (file, bytes, b3) = set.hashes.finish().with_context(writing)?.finish();
     let file = file
         .into_inner()
         .map_err(|e| e.into_error())
-        .with_context(|| format!("writing {}", set.hashes_path.display()))?;
+        .with_context(writing)?;
     drop(file);
     let list = HashList {
         set: set.number,
@@ -264,12 +267,53 @@ fn record(
         .b3
         .map(|h| *h.as_bytes())
         .unwrap_or(*blake3::hash(&[]).as_bytes());
-    set.hashes.write(&HashRecord {
-        index: item.i,
-        b3,
-        size: outcome.written + outcome.short_by,
-        changed,
-        error,
-    })?;
-    Ok(())
+    set.hashes
+        .write(&HashRecord {
+            index: item.i,
+            b3,
+            size: outcome.written + outcome.short_by,
+            changed,
+            error,
+        })
+        .with_context(|| format!("writing {}", set.hashes_path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rescue_core::archive::EntryMeta;
+
+    fn dir_item(i: u64, path: &str, host: &Path) -> PlanItem {
+        PlanItem {
+            i,
+            set: 1,
+            meta: EntryMeta::new(path, EntryKind::Dir),
+            host: host.to_path_buf(),
+            seen: None,
+            offset: 0,
+        }
+    }
+
+    /// /dev/full fails every write with ENOSPC, as a full disk does.
+    #[test]
+    fn a_full_disk_under_a_hash_list_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let hashes = dir.path().join("set-00001.hashes.zst");
+        std::os::unix::fs::symlink("/dev/full", &hashes).unwrap();
+        let opts = Options {
+            root: dir.path(),
+            dir: dir.path(),
+            compression: Compression::None,
+            level: 1,
+            workers: 1,
+        };
+        let mut items = vec![dir_item(0, ".", dir.path())].into_iter();
+        let err = store(&opts, &mut items, &mut |_| Ok(())).unwrap_err();
+        let chain = format!("{err:#}");
+        assert!(
+            chain.starts_with(&format!("writing {}: ", hashes.display())),
+            "{chain}"
+        );
+        assert!(chain.contains("No space left on device"), "{chain}");
+    }
 }

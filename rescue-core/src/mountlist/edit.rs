@@ -5,8 +5,10 @@
 
 use super::model::{
     is_extended_type, partition_path, Disk, Filesystem, FsParams, FsType, GptEntry, MbrEntry,
-    MbrRole, Mountlist, Partition, PartitionTable, GPT_TYPE_ESP, MBR_TYPE_ESP,
+    MbrRole, Mountlist, Partition, PartitionTable, GPT_ENTRIES, GPT_TYPE_ESP, MAX_PARTITION_NUMBER,
+    MBR_SECTOR_LIMIT, MBR_TYPE_ESP,
 };
+use super::mount_point::{MountPoint, MountPointError};
 use crate::size::{format_bytes, SizeSpec};
 
 /// GPT type of a Linux filesystem partition.
@@ -20,8 +22,6 @@ pub const GPT_TYPE_BASIC_DATA: &str = "ebd0a0a2-b9e5-4433-87c0-68b6b72699c7";
 const MBR_TYPE_EXTENDED: u8 = 0x05;
 /// GPT attribute bit 2: legacy BIOS bootable.
 const GPT_LEGACY_BOOTABLE: u64 = 1 << 2;
-/// Partition numbers a GPT holds with the usual 128 entries.
-const GPT_MAX_PARTITIONS: u32 = 128;
 /// A GPT partition name holds 36 UTF-16 code units.
 const GPT_NAME_UNITS: usize = 36;
 
@@ -96,6 +96,11 @@ pub enum EditError {
     NoExtended { disk: String },
     #[error("{path} is an extended partition that still holds {}: delete those first", join(.logicals))]
     ExtendedNotEmpty { path: String, logicals: Vec<String> },
+    #[error("{path}: {problem}")]
+    MountPoint {
+        path: String,
+        problem: MountPointError,
+    },
 }
 
 fn join(items: &[String]) -> String {
@@ -191,12 +196,21 @@ pub fn edit_partition(
         filesystem_mut(&mut p)?.label = label.clone();
     }
     if let Some(mount_point) = &edit.mount_point {
+        let normal = match mount_point {
+            Some(m) => Some(
+                MountPoint::parse(m).map_err(|problem| EditError::MountPoint {
+                    path: p.path.clone(),
+                    problem,
+                })?,
+            ),
+            None => None,
+        };
         let f = filesystem_mut(&mut p)?;
-        f.mount_point = mount_point.clone();
-        match mount_point {
+        f.mount_point = normal.as_ref().map(MountPoint::to_string);
+        match &f.mount_point {
             Some(m) => {
                 if let Some(fstab) = &mut f.fstab {
-                    fstab.mount_point = m.clone();
+                    fstab.mount_point.clone_from(m);
                 }
             }
             None => f.fstab = None,
@@ -496,8 +510,8 @@ fn default_type(p: &Partition) -> PartType<'static> {
     let fs = p.filesystem.as_ref();
     let fs_type = fs.map(|f| &f.fs_type);
     let esp_mount = fs
-        .and_then(Filesystem::target_mount_point)
-        .is_some_and(|m| m == "/boot/efi" || m == "/efi");
+        .and_then(|f| f.target_mount().ok().flatten())
+        .is_some_and(|m| m.as_str() == "/boot/efi" || m.as_str() == "/efi");
     if p.is_extended() {
         return PartType::None;
     }
@@ -542,7 +556,7 @@ fn free_number(d: &Disk, role: MbrRole) -> Result<u32, EditError> {
         why,
     };
     match (&d.table, role) {
-        (PartitionTable::Gpt { .. }, _) => (1..=GPT_MAX_PARTITIONS)
+        (PartitionTable::Gpt { .. }, _) => (1..=GPT_ENTRIES)
             .find(|&n| !used(n))
             .ok_or_else(|| full("a GPT holds 128 partitions")),
         (_, MbrRole::Logical) => {
@@ -554,7 +568,8 @@ fn free_number(d: &Disk, role: MbrRole) -> Result<u32, EditError> {
                 .max()
                 .unwrap_or(4);
             last.checked_add(1)
-                .ok_or_else(|| full("logical partition numbers are used up"))
+                .filter(|n| *n <= MAX_PARTITION_NUMBER)
+                .ok_or_else(|| full("Linux numbers logical partitions 5 to 255"))
         }
         (_, role) => {
             if let Some(ext) = d.partitions.iter().find(|p| p.is_extended()) {
@@ -581,9 +596,6 @@ struct FreeSpace {
     /// The sectors a partition of this kind may use at all.
     bounds: (u64, u64),
 }
-
-/// MBR sector numbers are 32 bits.
-const MBR_LIMIT: u64 = 1 << 32;
 
 fn free_space(d: &Disk, role: MbrRole) -> Result<FreeSpace, EditError> {
     let (lo, hi, taken, reserve): (u64, u64, Vec<(u64, u64)>, u64) = match (&d.table, role) {
@@ -620,12 +632,12 @@ fn free_space(d: &Disk, role: MbrRole) -> Result<FreeSpace, EditError> {
                 .iter()
                 .filter(|p| !p.is_logical() && !p.is_extended() && p.start >= ext.end())
                 .map(|p| p.start)
-                .fold(d.sectors.min(MBR_LIMIT), u64::min);
+                .fold(d.sectors.min(MBR_SECTOR_LIMIT), u64::min);
             (lo, hi, Vec::new(), 1)
         }
         _ => (
             1,
-            d.sectors.min(MBR_LIMIT),
+            d.sectors.min(MBR_SECTOR_LIMIT),
             d.partitions
                 .iter()
                 .filter(|p| !p.is_logical())
@@ -856,6 +868,33 @@ mod tests {
         assert_eq!(f.mount_point.as_deref(), Some("/srv"));
         assert_eq!(f.label.as_deref(), Some("srv"));
         assert_valid(&ml);
+    }
+
+    #[test]
+    fn mount_points_are_normalised_and_dot_dot_refused() {
+        let mut ml = gpt_mountlist();
+        let edit = PartitionEdit {
+            mount_point: Some(Some("//srv/./data/".into())),
+            ..Default::default()
+        };
+        edit_partition(&mut ml, "/dev/sda", 3, &edit).unwrap();
+        let f = part(&ml, 3).filesystem.as_ref().unwrap();
+        assert_eq!(f.mount_point.as_deref(), Some("/srv/data"));
+        assert_valid(&ml);
+
+        let before = ml.clone();
+        let edit = PartitionEdit {
+            mount_point: Some(Some("/srv/../../etc".into())),
+            ..Default::default()
+        };
+        let e = edit_partition(&mut ml, "/dev/sda", 3, &edit).unwrap_err();
+        assert!(matches!(e, EditError::MountPoint { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with("/dev/sda3: mount point \"/srv/../../etc\" has a \"..\""),
+            "{e}"
+        );
+        assert_eq!(ml, before);
     }
 
     #[test]

@@ -3,10 +3,13 @@
 pub mod disk_map;
 pub mod edit;
 mod file;
+pub mod mkfs_minimum;
 mod model;
+pub mod mount_point;
 pub mod render;
 pub mod resize;
 pub mod validate;
 
 pub use file::{from_json, read_file, to_json, LoadError};
 pub use model::*;
+pub use mount_point::{MountPoint, MountPointError};

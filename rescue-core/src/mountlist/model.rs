@@ -3,6 +3,7 @@
 //! Sizes and offsets are in logical sectors of the disk they belong to; the format is
 //! described for users in docs/mountlist.md.
 
+use super::mount_point::{MountPoint, MountPointError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
@@ -15,6 +16,23 @@ pub const GPT_TYPE_ESP: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
 pub const GPT_TYPE_BIOS_BOOT: &str = "21686148-6449-6e6f-744e-656564454649";
 /// MBR partition id of an EFI System Partition.
 pub const MBR_TYPE_ESP: u8 = 0xef;
+
+/// Partition entries in the GPTs the restore writes (gptman's default, and what nearly
+/// every partitioning tool writes): GPT partitions are numbered 1 to this.
+pub const GPT_ENTRIES: u32 = 128;
+/// Bytes of one GPT partition entry.
+const GPT_ENTRY_BYTES: u64 = 128;
+/// The highest partition number Linux gives (DISK_MAX_PARTS is 256 minors, the disk's
+/// own included): logical partitions are numbered 5 to this.
+pub const MAX_PARTITION_NUMBER: u32 = 255;
+/// MBR entries and EBR links hold 32-bit sector numbers: nothing at or past this sector
+/// is addressable.
+pub const MBR_SECTOR_LIMIT: u64 = 1 << 32;
+/// The largest disk in bytes: Linux addresses a block device by a signed 64-bit byte
+/// offset (loff_t), so 8 EiB less one byte.
+pub const MAX_DISK_BYTES: u64 = i64::MAX as u64;
+/// Logical sector sizes Linux block devices have: 512 bytes to 64 KiB, powers of two.
+pub const SECTOR_SIZES: std::ops::RangeInclusive<u32> = 512..=65536;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -88,8 +106,11 @@ pub struct Disk {
 }
 
 impl Disk {
+    /// The size in bytes (at most `u64::MAX`: validation refuses disks past
+    /// [`MAX_DISK_BYTES`]).
     pub fn size_bytes(&self) -> u64 {
-        self.sectors * u64::from(self.logical_sector_size)
+        self.sectors
+            .saturating_mul(u64::from(self.logical_sector_size))
     }
 
     pub fn partition(&self, number: u32) -> Option<&Partition> {
@@ -100,6 +121,21 @@ impl Disk {
     pub fn mib_sectors(&self) -> u64 {
         (1024 * 1024 / u64::from(self.logical_sector_size.max(1))).max(1)
     }
+
+    /// The sectors a GPT written by the restore leaves for partitions, first and last
+    /// (inclusive): the protective MBR, the header and [`GPT_ENTRIES`] entries come
+    /// first, the backup entries and header last. None when the disk is too small.
+    pub fn gpt_area(&self) -> Option<(u64, u64)> {
+        let tables = gpt_table_sectors(self.logical_sector_size);
+        let first = 1 + tables;
+        let last = self.sectors.checked_sub(1 + tables)?;
+        (first <= last).then_some((first, last))
+    }
+}
+
+/// Sectors of one GPT's header and entries, at a sector size.
+pub fn gpt_table_sectors(sector_size: u32) -> u64 {
+    1 + (u64::from(GPT_ENTRIES) * GPT_ENTRY_BYTES).div_ceil(u64::from(sector_size.max(1)))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -358,12 +394,17 @@ impl Filesystem {
         }
     }
 
-    /// The mount point to recreate: the live mount, else the fstab entry.
+    /// The mount point to recreate, as written: the live mount, else the fstab entry.
     pub fn target_mount_point(&self) -> Option<&str> {
         self.mount_point
             .as_deref()
             .or_else(|| self.fstab.as_ref().map(|f| f.mount_point.as_str()))
             .filter(|m| m.starts_with('/'))
+    }
+
+    /// The mount point to recreate in normal form: what the restore mounts and compares.
+    pub fn target_mount(&self) -> Result<Option<MountPoint>, MountPointError> {
+        self.target_mount_point().map(MountPoint::parse).transpose()
     }
 }
 

@@ -6,8 +6,10 @@
 //! Partition, a BIOS boot partition, unformatted partitions and unknown filesystems keep
 //! their exact size, since their content is copied or left as it is.
 
+use super::mkfs_minimum::mkfs_minimum;
 use super::model::{
-    partition_path, Disk, Filesystem, FsType, Mountlist, Partition, PartitionTable,
+    gpt_table_sectors, partition_path, Disk, Filesystem, FsType, Mountlist, Partition,
+    PartitionTable, MBR_SECTOR_LIMIT,
 };
 use crate::size::format_bytes;
 use std::fmt;
@@ -83,10 +85,9 @@ pub enum FitError {
         format_bytes(*.disk_bytes),
         in_parens(.mount_point),
         format_bytes(*.needs),
-        format_bytes(*.left),
+        format_bytes(.needs.saturating_sub(*.short)),
         format_bytes(*.short),
-        if *.unmeasured { " (its used space was not measured, so it cannot shrink below its \
-            original size)" } else { "" }
+        .floor
     )]
     TooSmall {
         disk: String,
@@ -95,10 +96,10 @@ pub enum FitError {
         partition: String,
         mount_point: Option<String>,
         needs: u64,
-        left: u64,
         /// How much more the disk needs, with every partition at its least.
         short: u64,
-        unmeasured: bool,
+        /// What sets what it needs at least.
+        floor: Floor,
     },
     #[error(
         "{disk} ({}) is too small even for the partitions that keep their size (EFI, BIOS \
@@ -115,13 +116,26 @@ pub enum FitError {
         needs: u64,
         available: u64,
     },
+    #[error(
+        "{disk} ({}) is too small for {what}: that needs at least {}",
+        format_bytes(*.disk_bytes),
+        format_bytes(*.needs)
+    )]
+    NoRoom {
+        disk: String,
+        disk_bytes: u64,
+        what: &'static str,
+        needs: u64,
+    },
 }
 
 impl FitError {
     /// Names the target disk instead of the disk being fitted.
     fn on_disk(mut self, name: &str) -> FitError {
         match &mut self {
-            FitError::TooSmall { disk, .. } | FitError::FixedTooLarge { disk, .. } => {
+            FitError::TooSmall { disk, .. }
+            | FitError::FixedTooLarge { disk, .. }
+            | FitError::NoRoom { disk, .. } => {
                 *disk = name.to_string();
             }
             _ => {}
@@ -138,19 +152,35 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
+/// What sets the least size of a filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Floor {
+    /// The data it holds, with headroom.
+    Data,
+    /// Its used space was not measured: it keeps its original size.
+    Unmeasured,
+    /// The smallest filesystem this mkfs makes.
+    Mkfs(&'static str),
+}
+
+/// Said after the shortfall: why it cannot be smaller, when that is not its data.
+impl fmt::Display for Floor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Floor::Data => Ok(()),
+            Floor::Unmeasured => f.write_str(
+                " (its used space was not measured, so it cannot shrink below its original size)",
+            ),
+            Floor::Mkfs(mkfs) => write!(f, " ({mkfs} makes none smaller)"),
+        }
+    }
+}
+
 fn in_parens(mount_point: &Option<String>) -> String {
     mount_point
         .as_ref()
         .map(|m| format!(" ({m})"))
         .unwrap_or_default()
-}
-
-/// MBR sector numbers are 32 bits: nothing past 2^32 sectors is addressable.
-const MBR_LIMIT: u64 = 1 << 32;
-
-/// Sectors the backup GPT needs at the end of the disk: its header and 16 KiB of entries.
-fn gpt_backup_sectors(sector_size: u32) -> u64 {
-    1 + 16384u64.div_ceil(u64::from(sector_size.max(1)))
 }
 
 /// Lays `disk` out on a disk of `target_sectors` sectors of the same sector size.
@@ -164,14 +194,32 @@ pub fn fit_disk(disk: &Disk, target_sectors: u64, mode: ResizeMode) -> Result<Di
     let mut out = disk.clone();
     out.sectors = target_sectors;
     let disk_bytes = bytes(target_sectors, disk);
+    let no_room = |what, needs| FitError::NoRoom {
+        disk: disk.path.clone(),
+        disk_bytes,
+        what,
+        needs: bytes(needs, disk),
+    };
+    if target_sectors == 0 {
+        return Err(no_room("anything", 1));
+    }
     let usable = match &mut out.table {
         PartitionTable::None => return fit_whole_disk(out, disk),
-        PartitionTable::Msdos { .. } => target_sectors.min(MBR_LIMIT),
+        PartitionTable::Msdos { .. } => target_sectors.min(MBR_SECTOR_LIMIT),
         PartitionTable::Gpt {
-            last_usable_lba, ..
+            first_usable_lba,
+            last_usable_lba,
+            ..
         } => {
-            let end = target_sectors.saturating_sub(gpt_backup_sectors(disk.logical_sector_size));
-            *last_usable_lba = end.saturating_sub(1);
+            // The backup GPT's entries and header take the end of the disk.
+            let tables = gpt_table_sectors(disk.logical_sector_size);
+            let end = target_sectors.saturating_sub(tables);
+            if end <= *first_usable_lba {
+                let what = "its GPT: the first usable sector, a sector for a partition, then \
+                            the backup header and entries";
+                return Err(no_room(what, first_usable_lba.saturating_add(1 + tables)));
+            }
+            *last_usable_lba = end - 1;
             end
         }
     };
@@ -228,9 +276,8 @@ fn fit_whole_disk(mut out: Disk, disk: &Disk) -> Result<Disk, FitError> {
                 partition: disk.path.clone(),
                 mount_point: fs.target_mount_point().map(str::to_string),
                 needs,
-                left,
                 short: needs - left,
-                unmeasured: least.unmeasured,
+                floor: least.floor,
             });
         }
         fs.size_bytes = None;
@@ -315,39 +362,42 @@ fn resizable(p: &Partition, fs: &Filesystem) -> bool {
 #[derive(Debug, Clone, Copy)]
 struct Least {
     sectors: u64,
-    /// Its used space is unknown, so it cannot shrink at all.
-    unmeasured: bool,
+    floor: Floor,
 }
 
 const MIB_BYTES: u64 = 1024 * 1024;
 
+/// What the filesystem holds with some room, or what mkfs makes at least, whichever is
+/// more; never more than it had (a layout that validates has room for that).
 fn minimum(fs: &Filesystem, original: u64, disk: &Disk) -> Least {
     let sector = u64::from(disk.logical_sector_size.max(1));
     let mib = disk.mib_sectors();
-    let to_sectors = |b: u64| b.div_ceil(sector);
-    if fs.fs_type == FsType::Swap {
-        return Least {
-            sectors: to_sectors(16 * MIB_BYTES).min(original),
-            unmeasured: false,
-        };
-    }
-    match fs.used_bytes {
-        Some(used) => {
-            // 10% headroom plus room for the filesystem's own metadata.
-            let want = used
-                .saturating_add(used.div_ceil(10))
-                .saturating_add(16 * MIB_BYTES);
-            let sectors = to_sectors(want)
-                .checked_next_multiple_of(mib)
-                .unwrap_or(u64::MAX);
-            Least {
-                sectors: sectors.min(original),
-                unmeasured: false,
-            }
-        }
-        None => Least {
-            sectors: original,
-            unmeasured: true,
+    let to_mib_sectors = |b: u64| {
+        b.div_ceil(sector)
+            .checked_next_multiple_of(mib)
+            .unwrap_or(u64::MAX)
+    };
+    let (want, floor) = match (&fs.fs_type, fs.used_bytes) {
+        (FsType::Swap, _) => (16 * MIB_BYTES.div_ceil(sector), Floor::Data),
+        // 10% headroom plus room for the filesystem's own metadata.
+        (_, Some(used)) => (
+            to_mib_sectors(
+                used.saturating_add(used.div_ceil(10))
+                    .saturating_add(16 * MIB_BYTES),
+            ),
+            Floor::Data,
+        ),
+        (_, None) => (original, Floor::Unmeasured),
+    };
+    let made = mkfs_minimum(fs).map(|(mkfs, least)| (mkfs, to_mib_sectors(least)));
+    match made {
+        Some((mkfs, least)) if least > want && least <= original => Least {
+            sectors: least,
+            floor: Floor::Mkfs(mkfs),
+        },
+        _ => Least {
+            sectors: want.min(original),
+            floor,
         },
     }
 }
@@ -489,7 +539,7 @@ impl Plan<'_> {
         let item = &self.items[named];
         let least = item.least.unwrap_or(Least {
             sectors: item.size,
-            unmeasured: false,
+            floor: Floor::Data,
         });
         pinned[named] = None;
         let sizes: Vec<u64> = self
@@ -505,9 +555,8 @@ impl Plan<'_> {
             partition: item.path.clone(),
             mount_point: item.mount_point.clone(),
             needs: bytes(least.sectors, self.disk),
-            left: bytes(least.sectors.saturating_sub(short), self.disk),
             short: bytes(short, self.disk),
-            unmeasured: least.unmeasured,
+            floor: least.floor,
         }
     }
 }
@@ -1016,7 +1065,6 @@ mod tests {
         let FitError::TooSmall {
             partition,
             needs,
-            left,
             short,
             ..
         } = &err
@@ -1028,7 +1076,6 @@ mod tests {
         let total = (513 + 3396 + 2269 + 16) * MIB;
         assert_eq!(*short, (total - (5 * GIB - 33)) * 512);
         assert_eq!(*needs, 3396 * MIB * 512);
-        assert_eq!(*left, needs - short);
         assert_eq!(
             err.to_string(),
             "/dev/sda (5G) is too small for /dev/sda2 (/): it needs at least 3.3G but only \
@@ -1040,6 +1087,45 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("too small for /dev/sda3 (/home):"), "{msg}");
         assert!(msg.contains("short"), "{msg}");
+    }
+
+    #[test]
+    fn shrinking_stops_at_the_smallest_filesystem_mkfs_makes() {
+        let mut disk = gpt_disk("/dev/sda");
+        // /home as xfs holding 10 MiB: its data alone would let it shrink to 27 MiB.
+        let f = disk.partitions[2].filesystem.as_mut().unwrap();
+        f.fs_type = FsType::Xfs;
+        f.label = None;
+        f.used_bytes = Some(10 << 20);
+        // Room for the ESP, / at its least (3396 MiB), 300 MiB and 50 MiB: /home's share
+        // would be 280 MiB.
+        let target = (513 + 3396 + 300 + 50) * MIB + 33;
+        let out = fit_disk(&disk, target, ResizeMode::Proportional).unwrap();
+        assert_eq!(sizes(&out)[1..], [3396 * MIB, 300 * MIB, 50 * MIB]);
+        assert_valid(&with_disk(gpt_mountlist(), out));
+
+        // Growing the last, /home alone may shrink, and not below 300 MiB.
+        let target = (513 + 8 * 1024 + 299 + 2 * 1024) * MIB + 33;
+        let err = fit_disk(&disk, target, ResizeMode::GrowLast).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "/dev/sda ({}) is too small for /dev/sda3 (/home): it needs at least 300M but \
+                 only 299M is left; 1M short (mkfs.xfs makes none smaller)",
+                format_bytes(target * 512)
+            )
+        );
+
+        let mut whole = whole_disk("/dev/sdb");
+        whole.filesystem.as_mut().unwrap().used_bytes = Some(1 << 20);
+        let err = fit_disk(&whole, 200 * MIB, ResizeMode::GrowLast).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "it needs at least 300M but only 200M is left; 100M short (mkfs.xfs makes none \
+                 smaller)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1290,6 +1376,42 @@ mod tests {
                 .contains("/dev/vdb is the target of more than one disk"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_target_with_no_room_for_the_table_is_refused() {
+        let disk = gpt_disk("/dev/sda");
+        let err = fit_disk(&disk, 60, ResizeMode::GrowLast).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/dev/sda (30K) is too small for its GPT: the first usable sector, a sector for a \
+             partition, then the backup header and entries: that needs at least 34K"
+        );
+        let mut empty = disk.clone();
+        empty.partitions.clear();
+        assert!(matches!(
+            fit_disk(&empty, 67, ResizeMode::GrowLast),
+            Err(FitError::NoRoom { .. })
+        ));
+        // Room for one sector of partitions.
+        let out = fit_disk(&empty, 68, ResizeMode::GrowLast).unwrap();
+        assert_eq!(out.gpt_area(), Some((34, 34)));
+        assert!(matches!(
+            out.table,
+            PartitionTable::Gpt {
+                first_usable_lba: 34,
+                last_usable_lba: 34,
+                ..
+            }
+        ));
+        for d in [disk, msdos_disk("/dev/sda"), whole_disk("/dev/sda")] {
+            let err = fit_disk(&d, 0, ResizeMode::Proportional).unwrap_err();
+            assert!(
+                err.to_string()
+                    .ends_with("(0B) is too small for anything: that needs at least 512B"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -1,8 +1,18 @@
 //! Checks a mountlist before a restore acts on it, reporting every problem at once so the
 //! user can fix them all in one pass.
+//!
+//! The mountlist comes from a medium, so every number in it is bounded here before the
+//! restore uses it, and the checks sort and count rather than compare every pair: a list
+//! of 200,000 partitions is refused in milliseconds.
 
-use super::model::{is_extended_type, Disk, FsType, MbrRole, Mountlist, Partition, PartitionTable};
-use std::collections::HashMap;
+use super::mkfs_minimum::mkfs_minimum;
+use super::model::{
+    is_extended_type, Disk, Filesystem, FsType, MbrRole, Mountlist, Partition, PartitionTable,
+    GPT_ENTRIES, MAX_DISK_BYTES, MAX_PARTITION_NUMBER, MBR_SECTOR_LIMIT, SECTOR_SIZES,
+};
+use super::mount_point::{MountPoint, MountPointError};
+use crate::size::format_bytes;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,70 +131,32 @@ fn range(p: &Partition) -> String {
     format!("sectors {}-{}", p.start, last.saturating_sub(1))
 }
 
+/// Each value of `keys` that occurs more than once, in the order it first occurs.
+fn repeated<K: Eq + std::hash::Hash + Copy>(keys: impl Iterator<Item = K> + Clone) -> Vec<K> {
+    let mut count: HashMap<K, usize> = HashMap::new();
+    for k in keys.clone() {
+        *count.entry(k).or_default() += 1;
+    }
+    let mut seen = HashSet::new();
+    keys.filter(|k| count[k] > 1 && seen.insert(*k)).collect()
+}
+
 fn duplicate_disks(ml: &Mountlist, r: &mut Report) {
-    let mut seen: Vec<&str> = Vec::new();
-    for disk in &ml.disks {
-        let count = ml.disks.iter().filter(|d| d.path == disk.path).count();
-        if count > 1 && !seen.contains(&disk.path.as_str()) {
-            seen.push(&disk.path);
-            r.error(
-                disk_place(disk),
-                format!("disk is listed {count} times: each disk may appear once"),
-            );
-        }
+    let paths = ml.disks.iter().map(|d| d.path.as_str());
+    for path in repeated(paths.clone()) {
+        let count = paths.clone().filter(|p| *p == path).count();
+        r.error(
+            Place::Disk {
+                disk: path.to_string(),
+            },
+            format!("disk is listed {count} times: each disk may appear once"),
+        );
     }
 }
 
 fn check_disk(disk: &Disk, r: &mut Report) {
-    let lss = disk.logical_sector_size;
-    let pss = disk.physical_sector_size;
-    let sizes_ok = lss.is_power_of_two() && pss.is_power_of_two() && pss >= lss;
-    if !sizes_ok {
-        r.error(
-            disk_place(disk),
-            format!(
-                "sector sizes {lss} (logical) and {pss} (physical) are not powers of two with \
-                 the physical at least the logical, such as 512 and 4096"
-            ),
-        );
-    }
-    let usable = match &disk.table {
-        PartitionTable::None => {
-            if !disk.partitions.is_empty() {
-                r.error(
-                    disk_place(disk),
-                    format!(
-                        "disk has no partition table but lists {} partitions: set table gpt or msdos",
-                        disk.partitions.len()
-                    ),
-                );
-            }
-            None
-        }
-        PartitionTable::Gpt {
-            first_usable_lba,
-            last_usable_lba,
-            ..
-        } => {
-            if first_usable_lba > last_usable_lba || *last_usable_lba >= disk.sectors {
-                r.error(
-                    disk_place(disk),
-                    format!(
-                        "GPT usable sectors {first_usable_lba}-{last_usable_lba} do not fit a disk of {} sectors",
-                        disk.sectors
-                    ),
-                );
-            }
-            Some((
-                *first_usable_lba,
-                *last_usable_lba,
-                "the GPT header and entries",
-            ))
-        }
-        PartitionTable::Msdos { .. } => {
-            Some((1, disk.sectors.saturating_sub(1), "the MBR in sector 0"))
-        }
-    };
+    let sizes_ok = check_sector_sizes(disk, r);
+    check_disk_size(disk, r);
     if disk.table != PartitionTable::None && disk.filesystem.is_some() {
         r.error(
             disk_place(disk),
@@ -194,25 +166,26 @@ fn check_disk(disk: &Disk, r: &mut Report) {
             ),
         );
     }
-
-    let mut numbers: Vec<u32> = Vec::new();
-    for p in &disk.partitions {
-        if disk
-            .partitions
-            .iter()
-            .filter(|q| q.number == p.number)
-            .count()
-            > 1
-            && !numbers.contains(&p.number)
-        {
-            numbers.push(p.number);
-            r.error(
-                disk_place(disk),
-                format!("partition number {} is used more than once", p.number),
-            );
-        }
+    let (usable, most) = match &disk.table {
+        PartitionTable::None => (None, 0),
+        PartitionTable::Gpt { .. } => (gpt_usable(disk, r), GPT_ENTRIES as usize),
+        PartitionTable::Msdos { .. } => (
+            Some((1, disk.sectors.saturating_sub(1), "the MBR in sector 0")),
+            MAX_PARTITION_NUMBER as usize,
+        ),
+    };
+    // Past what the table holds, each partition's problems would only bury this one.
+    if disk.partitions.len() > most {
+        r.error(disk_place(disk), too_many_partitions(disk));
+        return;
     }
 
+    for number in repeated(disk.partitions.iter().map(|p| p.number)) {
+        r.error(
+            disk_place(disk),
+            format!("partition number {number} is used more than once"),
+        );
+    }
     for p in &disk.partitions {
         if p.size == 0 {
             r.error(
@@ -232,6 +205,111 @@ fn check_disk(disk: &Disk, r: &mut Report) {
     if matches!(disk.table, PartitionTable::Msdos { .. }) {
         check_msdos(disk, r);
     }
+}
+
+fn too_many_partitions(disk: &Disk) -> String {
+    let n = disk.partitions.len();
+    match disk.table {
+        PartitionTable::None => {
+            format!("disk has no partition table but lists {n} partitions: set table gpt or msdos")
+        }
+        PartitionTable::Gpt { .. } => format!(
+            "disk lists {n} partitions but a GPT holds at most {GPT_ENTRIES} (numbered 1 to \
+             {GPT_ENTRIES})"
+        ),
+        PartitionTable::Msdos { .. } => format!(
+            "disk lists {n} partitions but an msdos disk holds at most {MAX_PARTITION_NUMBER} \
+             (4 primary or extended, logical ones numbered 5 to {MAX_PARTITION_NUMBER})"
+        ),
+    }
+}
+
+/// Powers of two, as Linux block devices have them; false when alignment can't be judged.
+fn check_sector_sizes(disk: &Disk, r: &mut Report) -> bool {
+    let lss = disk.logical_sector_size;
+    let pss = disk.physical_sector_size;
+    if !(lss.is_power_of_two() && pss.is_power_of_two() && pss >= lss) {
+        r.error(
+            disk_place(disk),
+            format!(
+                "sector sizes {lss} (logical) and {pss} (physical) are not powers of two with \
+                 the physical at least the logical, such as 512 and 4096"
+            ),
+        );
+        return false;
+    }
+    if !SECTOR_SIZES.contains(&lss) {
+        r.error(
+            disk_place(disk),
+            format!(
+                "logical sector size {lss} is outside {} to {} bytes, the sizes Linux block \
+                 devices have",
+                SECTOR_SIZES.start(),
+                SECTOR_SIZES.end()
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+fn check_disk_size(disk: &Disk, r: &mut Report) {
+    if disk.sectors == 0 {
+        r.error(
+            disk_place(disk),
+            "disk has 0 sectors: its size is given in logical sectors".to_string(),
+        );
+        return;
+    }
+    let bytes = u128::from(disk.sectors) * u128::from(disk.logical_sector_size);
+    if bytes > u128::from(MAX_DISK_BYTES) {
+        r.error(
+            disk_place(disk),
+            format!(
+                "disk of {} sectors of {} bytes is {bytes} bytes, more than Linux addresses \
+                 ({MAX_DISK_BYTES} bytes, 8 EiB): its size is wrong",
+                disk.sectors, disk.logical_sector_size
+            ),
+        );
+    }
+}
+
+/// The sectors partitions may use on a GPT disk: the recorded usable area, within what
+/// the restore's GPT (128 entries, copies at both ends) leaves.
+fn gpt_usable(disk: &Disk, r: &mut Report) -> Option<(u64, u64, &'static str)> {
+    let PartitionTable::Gpt {
+        first_usable_lba,
+        last_usable_lba,
+        ..
+    } = disk.table
+    else {
+        return None;
+    };
+    if first_usable_lba > last_usable_lba || last_usable_lba >= disk.sectors {
+        r.error(
+            disk_place(disk),
+            format!(
+                "GPT usable sectors {first_usable_lba}-{last_usable_lba} do not fit a disk of {} sectors",
+                disk.sectors
+            ),
+        );
+    }
+    let Some((first, last)) = disk.gpt_area() else {
+        r.error(
+            disk_place(disk),
+            format!(
+                "disk of {} sectors is too small for a GPT: its header and {GPT_ENTRIES} \
+                 entries, at the start and again at the end, leave no sector for partitions",
+                disk.sectors
+            ),
+        );
+        return None;
+    };
+    Some((
+        first_usable_lba.max(first),
+        last_usable_lba.min(last),
+        "the GPT header and entries",
+    ))
 }
 
 fn check_bounds(disk: &Disk, p: &Partition, first: u64, last: u64, what: &str, r: &mut Report) {
@@ -273,6 +351,15 @@ fn check_entry(disk: &Disk, p: &Partition, r: &mut Report) {
                 r.error(
                     place(),
                     "partition on a GPT disk has an mbr entry: remove it".to_string(),
+                );
+            }
+            if p.number > GPT_ENTRIES {
+                r.error(
+                    place(),
+                    format!(
+                        "partition number {}: a GPT holds entries 1 to {GPT_ENTRIES}",
+                        p.number
+                    ),
                 );
             }
         }
@@ -350,14 +437,46 @@ fn check_alignment(disk: &Disk, p: &Partition, r: &mut Report) {
     }
 }
 
+/// Which partitions may overlap: logicals lie inside their extended partition by design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    Extended,
+    Logical,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Plain, Kind::Extended, Kind::Logical];
+
+    fn of(p: &Partition) -> Kind {
+        if p.is_extended() {
+            Kind::Extended
+        } else if p.is_logical() {
+            Kind::Logical
+        } else {
+            Kind::Plain
+        }
+    }
+
+    fn nests_with(self, other: Kind) -> bool {
+        matches!(
+            (self, other),
+            (Kind::Extended, Kind::Logical) | (Kind::Logical, Kind::Extended)
+        )
+    }
+}
+
+/// In order of start, each partition against the one of each kind before it that reaches
+/// furthest: if that one ends before it starts, all the others do too.
 fn check_overlaps(disk: &Disk, r: &mut Report) {
     let mut parts: Vec<&Partition> = disk.partitions.iter().filter(|p| p.size > 0).collect();
     parts.sort_by_key(|p| (p.start, p.number));
-    for (i, b) in parts.iter().enumerate() {
-        for a in &parts[..i] {
-            // Logicals lie inside their extended partition by design.
-            let nested = (a.is_extended() && b.is_logical()) || (a.is_logical() && b.is_extended());
-            if !nested && a.end() > b.start && b.end() > a.start {
+    let mut furthest: [Option<&Partition>; 3] = [None; 3];
+    for b in parts {
+        let kind = Kind::of(b);
+        for (i, a) in furthest.iter().enumerate() {
+            let Some(a) = a else { continue };
+            if !Kind::ALL[i].nests_with(kind) && a.end() > b.start {
                 r.error(
                     part_place(disk, b),
                     format!(
@@ -370,12 +489,14 @@ fn check_overlaps(disk: &Disk, r: &mut Report) {
                 );
             }
         }
+        let slot = &mut furthest[Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0)];
+        if slot.is_none_or(|a| a.end() < b.end()) {
+            *slot = Some(b);
+        }
     }
 }
 
 fn check_msdos(disk: &Disk, r: &mut Report) {
-    // MBR entries and EBR links hold 32-bit sector numbers.
-    const LIMIT: u128 = 1 << 32;
     let extended: Vec<&Partition> = disk.partitions.iter().filter(|p| p.is_extended()).collect();
     for extra in extended.iter().skip(1) {
         r.error(
@@ -405,6 +526,14 @@ fn check_msdos(disk: &Disk, r: &mut Report) {
                     p.number
                 ),
             ),
+            MbrRole::Logical if p.number > MAX_PARTITION_NUMBER => r.error(
+                place(),
+                format!(
+                    "logical partition numbered {}: Linux numbers partitions up to \
+                     {MAX_PARTITION_NUMBER}",
+                    p.number
+                ),
+            ),
             _ => {}
         }
         if m.role == MbrRole::Logical {
@@ -427,7 +556,7 @@ fn check_msdos(disk: &Disk, r: &mut Report) {
                 Some(_) => {}
             }
         }
-        if u128::from(p.start) + u128::from(p.size) > LIMIT {
+        if u128::from(p.start) + u128::from(p.size) > u128::from(MBR_SECTOR_LIMIT) {
             r.error(
                 place(),
                 format!(
@@ -451,18 +580,48 @@ fn label_limit(fs_type: &FsType) -> Option<usize> {
     }
 }
 
+/// A filesystem with the device that holds it and that device's size in bytes.
+struct Held<'a> {
+    device: &'a str,
+    /// "partition" or "disk", for messages.
+    holder: &'static str,
+    bytes: u128,
+    fs: &'a Filesystem,
+}
+
+/// Every filesystem in the order of [`Mountlist::filesystems`], with its device's size.
+fn held_filesystems(ml: &Mountlist) -> impl Iterator<Item = Held<'_>> {
+    ml.disks.iter().flat_map(|d| {
+        let sector = u128::from(d.logical_sector_size);
+        let whole = d.filesystem.as_ref().map(|fs| Held {
+            device: &d.path,
+            holder: "disk",
+            bytes: u128::from(d.sectors) * sector,
+            fs,
+        });
+        let parts = d.partitions.iter().filter_map(move |p| {
+            Some(Held {
+                device: &p.path,
+                holder: "partition",
+                bytes: u128::from(p.size) * sector,
+                fs: p.filesystem.as_ref()?,
+            })
+        });
+        whole.into_iter().chain(parts)
+    })
+}
+
 fn check_filesystems(ml: &Mountlist, r: &mut Report) {
-    let mut mounts: HashMap<&str, &str> = HashMap::new();
+    let mut mounts: HashMap<MountPoint, &str> = HashMap::new();
     let mut uuids: HashMap<&str, &str> = HashMap::new();
     let mut has_root = false;
-    for (device, fs) in ml.filesystems() {
+    for held in held_filesystems(ml) {
+        let (device, fs) = (held.device, held.fs);
         let place = || Place::Filesystem {
             device: device.to_string(),
         };
-        let target = fs.target_mount_point();
-        has_root |= target == Some("/");
         if fs.fs_type.mkfs_program().is_none() {
-            match target {
+            match fs.target_mount_point() {
                 Some(m) => r.error(
                     place(),
                     format!(
@@ -480,11 +639,8 @@ fn check_filesystems(ml: &Mountlist, r: &mut Report) {
                 ),
             }
         }
-        if let Some(m) = fs.mount_point.as_deref().filter(|m| !m.starts_with('/')) {
-            r.error(
-                place(),
-                format!("mount point {m:?} is not an absolute path: it must start with /"),
-            );
+        for e in mount_point_errors(fs) {
+            r.error(place(), e);
         }
         if let (Some(label), Some(limit)) = (&fs.label, label_limit(&fs.fs_type)) {
             if label.len() > limit {
@@ -498,9 +654,15 @@ fn check_filesystems(ml: &Mountlist, r: &mut Report) {
                 );
             }
         }
-        if let Some(m) = target {
-            if let Some(other) = mounts.insert(m, device) {
+        for e in size_errors(&held) {
+            r.error(place(), e);
+        }
+        if let Ok(Some(m)) = fs.target_mount() {
+            has_root |= m.is_root();
+            if let Some(other) = mounts.get(&m) {
                 r.error(place(), format!("mount point {m} is also used by {other}"));
+            } else {
+                mounts.insert(m, device);
             }
         }
         if let Some(uuid) = fs.uuid.as_deref().filter(|u| !u.is_empty()) {
@@ -518,6 +680,65 @@ fn check_filesystems(ml: &Mountlist, r: &mut Report) {
             "no root filesystem: no filesystem has the mount point /".to_string(),
         );
     }
+}
+
+/// The live mount point and the fstab entry's (when it names a directory and differs)
+/// must each be one the restore can use.
+fn mount_point_errors(fs: &Filesystem) -> Vec<String> {
+    let mut errors = Vec::new();
+    let check = |raw: &str| {
+        MountPoint::parse(raw)
+            .err()
+            .map(|e: MountPointError| e.to_string())
+    };
+    if let Some(e) = fs.mount_point.as_deref().and_then(check) {
+        errors.push(e);
+    }
+    // fstab names no directory for swap ("none", "swap").
+    let fstab = fs.fstab.as_ref().map(|f| f.mount_point.as_str());
+    if let Some(m) = fstab.filter(|m| m.starts_with('/') && Some(*m) != fs.mount_point.as_deref()) {
+        if let Some(e) = check(m) {
+            errors.push(format!("{e} (in its fstab entry)"));
+        }
+    }
+    errors
+}
+
+/// Used bytes within the filesystem and its device, the device at least what mkfs makes.
+fn size_errors(held: &Held<'_>) -> Vec<String> {
+    let fs = held.fs;
+    let mut errors = Vec::new();
+    let show = |bytes: u128| format_bytes(u64::try_from(bytes).unwrap_or(u64::MAX));
+    if let (Some(used), Some(size)) = (fs.used_bytes, fs.size_bytes) {
+        if used > size {
+            errors.push(format!(
+                "filesystem uses {used} bytes but its size is {size} bytes: what it uses \
+                 cannot exceed its size"
+            ));
+        }
+    }
+    if let Some(used) = fs.used_bytes.filter(|u| u128::from(*u) > held.bytes) {
+        errors.push(format!(
+            "filesystem holds {} of data but its {} is only {}: make the {} larger",
+            show(u128::from(used)),
+            held.holder,
+            show(held.bytes),
+            held.holder
+        ));
+    }
+    if let Some((mkfs, least)) = mkfs_minimum(fs) {
+        if held.bytes > 0 && held.bytes < u128::from(least) {
+            errors.push(format!(
+                "{} of {} is smaller than the {} {mkfs} makes at least: make the {} at least \
+                 that large or choose another filesystem type",
+                held.holder,
+                show(held.bytes),
+                format_bytes(least),
+                held.holder
+            ));
+        }
+    }
+    errors
 }
 
 fn check_boot(ml: &Mountlist, r: &mut Report) {
@@ -1157,6 +1378,266 @@ mod tests {
             );
         }
         assert_eq!(found.len(), 6, "{texts:#?}");
+    }
+
+    #[test]
+    fn mount_point_with_dot_dot_is_refused() {
+        let mut ml = gpt();
+        fs_of(&mut ml, 3).mount_point = Some("/mnt/../../etc".into());
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda3",
+            "mount point \"/mnt/../../etc\" has a \"..\" component",
+        );
+        // From fstab too, when nothing is mounted there now.
+        let mut ml = gpt();
+        let f = fs_of(&mut ml, 3);
+        f.mount_point = None;
+        f.fstab = Some(FstabRef {
+            spec: "LABEL=home".into(),
+            kind: FstabSpecKind::Label,
+            mount_point: "/home/../..".into(),
+            fs_type: "ext4".into(),
+            options: "defaults".into(),
+            dump: 0,
+            pass: 2,
+        });
+        expect(&ml, Severity::Error, "/dev/sda3", "has a \"..\" component");
+    }
+
+    #[test]
+    fn root_spelled_twice_is_one_mount_point() {
+        let mut ml = gpt();
+        fs_of(&mut ml, 3).mount_point = Some("//".into());
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda3",
+            "mount point / is also used by /dev/sda2",
+        );
+        let mut ml = gpt();
+        fs_of(&mut ml, 2).mount_point = Some("/home/".into());
+        fs_of(&mut ml, 3).mount_point = Some("//home/.".into());
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda3",
+            "mount point /home is also used by /dev/sda2",
+        );
+    }
+
+    #[test]
+    fn overlong_mount_point_and_nul_are_refused() {
+        let mut ml = gpt();
+        fs_of(&mut ml, 3).mount_point = Some("/d".repeat(3000));
+        expect(&ml, Severity::Error, "/dev/sda3", "is 6000 bytes long");
+        fs_of(&mut ml, 3).mount_point = Some("/ho\0me".into());
+        expect(&ml, Severity::Error, "/dev/sda3", "NUL byte");
+    }
+
+    #[test]
+    fn gpt_partition_numbers_stay_within_the_entries() {
+        let mut ml = gpt();
+        let p = part(&mut ml, 4);
+        p.number = u32::MAX;
+        p.path = "/dev/sda4294967295".into();
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda4294967295",
+            "partition number 4294967295: a GPT holds entries 1 to 128",
+        );
+        part(&mut ml, u32::MAX).number = 129;
+        expect(&ml, Severity::Error, "/dev/sda4294967295", "number 129");
+        part(&mut ml, 129).number = 128;
+        assert_eq!(validate(&ml), Vec::new());
+    }
+
+    #[test]
+    fn logical_partition_numbers_stay_below_256() {
+        let mut ml = msdos();
+        part(&mut ml, 6).number = 256;
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda6",
+            "logical partition numbered 256: Linux numbers partitions up to 255",
+        );
+        part(&mut ml, 256).number = u32::MAX;
+        expect(&ml, Severity::Error, "/dev/sda6", "numbered 4294967295");
+    }
+
+    /// A disk of `count` GPT partitions of one MiB each, numbered from 1.
+    fn many_gpt_partitions(count: u32) -> Mountlist {
+        let mut ml = gpt();
+        let disk = &mut ml.disks[0];
+        let template = disk.partitions[2].clone();
+        disk.partitions.truncate(2);
+        disk.sectors = u64::from(count) * MIB + 20 * GIB;
+        disk.table = PartitionTable::Gpt {
+            disk_guid: "11111111-2222-4333-8444-555555555555".into(),
+            first_usable_lba: 34,
+            last_usable_lba: disk.sectors - 34,
+        };
+        let first = disk.partitions[1].end();
+        for n in 3..=count {
+            let mut p = template.clone();
+            p.number = n;
+            p.path = partition_path("/dev/sda", n);
+            p.start = first + u64::from(n) * MIB;
+            p.size = MIB;
+            p.filesystem = None;
+            disk.partitions.push(p);
+        }
+        ml
+    }
+
+    #[test]
+    fn too_many_gpt_partitions() {
+        let ml = many_gpt_partitions(5000);
+        let p = expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda",
+            "disk lists 5000 partitions but a GPT holds at most 128",
+        );
+        assert_eq!(errors(&ml), vec![p]);
+        let ml = many_gpt_partitions(128);
+        assert_eq!(errors(&ml), Vec::new());
+    }
+
+    #[test]
+    fn two_hundred_thousand_partitions_are_refused_at_once() {
+        let ml = many_gpt_partitions(200_000);
+        let begun = std::time::Instant::now();
+        let found = errors(&ml);
+        // Only a guard against a quadratic check (minutes); it takes milliseconds.
+        assert!(begun.elapsed().as_secs() < 10, "{:?}", begun.elapsed());
+        assert_eq!(found.len(), 1, "{:?}", &found[..found.len().min(5)]);
+        assert!(found[0].message.contains("lists 200000 partitions"));
+    }
+
+    #[test]
+    fn checks_scale_past_what_a_table_holds() {
+        // Validation stops at the partition count, but each check must scale on its own.
+        let mut ml = many_gpt_partitions(200_000);
+        for p in &mut ml.disks[0].partitions {
+            p.size = 2 * MIB;
+            p.number = p.number.div_ceil(2);
+        }
+        let begun = std::time::Instant::now();
+        let disk = &ml.disks[0];
+        let mut r = Report::default();
+        check_overlaps(disk, &mut r);
+        let overlaps = r.0.len();
+        let twice = repeated(disk.partitions.iter().map(|p| p.number)).len();
+        let mut disks = gpt();
+        let copy = disks.disks[0].clone();
+        disks.disks = vec![copy; 20_000];
+        let listed = errors(&disks);
+        // Only a guard against a quadratic check (minutes); it takes well under a second.
+        assert!(begun.elapsed().as_secs() < 10, "{:?}", begun.elapsed());
+        assert_eq!(overlaps, 200_000 - 3);
+        assert_eq!(twice, 100_000);
+        assert!(
+            listed[0].message.contains("listed 20000 times"),
+            "{:?}",
+            listed[0]
+        );
+    }
+
+    #[test]
+    fn used_bytes_above_the_filesystem_size() {
+        let mut ml = gpt();
+        let f = fs_of(&mut ml, 3);
+        f.size_bytes = Some(8 << 30);
+        f.used_bytes = Some((8 << 30) + 1);
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda3",
+            "uses 8589934593 bytes but its size is 8589934592 bytes",
+        );
+        // Without a size, its partition is the limit.
+        let mut ml = gpt();
+        fs_of(&mut ml, 3).used_bytes = Some(9 << 30);
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda3",
+            "holds 9G of data but its partition is only 8G",
+        );
+    }
+
+    #[test]
+    fn disk_sizes_are_bounded() {
+        let mut ml = gpt();
+        ml.disks[0].sectors = u64::MAX;
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda",
+            "18446744073709551615 sectors of 512 bytes",
+        );
+        let mut ml = gpt();
+        ml.disks[0].sectors = 1 << 54;
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda",
+            "more than Linux addresses",
+        );
+        let mut ml = gpt();
+        ml.disks[0].sectors = 0;
+        expect(&ml, Severity::Error, "/dev/sda", "disk has 0 sectors");
+        let mut ml = gpt();
+        ml.disks[0].logical_sector_size = 1 << 20;
+        ml.disks[0].physical_sector_size = 1 << 20;
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda",
+            "logical sector size 1048576 is outside 512 to 65536",
+        );
+    }
+
+    #[test]
+    fn gpt_partitions_leave_room_for_the_headers_and_entries() {
+        let mut ml = gpt();
+        let last = &mut ml.disks[0].partitions[3];
+        last.size = 20 * GIB - 32 - last.start;
+        if let PartitionTable::Gpt {
+            last_usable_lba, ..
+        } = &mut ml.disks[0].table
+        {
+            *last_usable_lba = 20 * GIB - 1;
+        }
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda4",
+            "ends 1 sectors past the end of its disk (last usable sector 41943006",
+        );
+    }
+
+    #[test]
+    fn filesystems_below_their_mkfs_minimum() {
+        let mut ml = gpt();
+        let p = part(&mut ml, 3);
+        p.size = 200 * MIB;
+        let f = p.filesystem.as_mut().unwrap();
+        f.fs_type = FsType::Xfs;
+        f.label = None;
+        f.used_bytes = Some(1 << 20);
+        expect(
+            &ml,
+            Severity::Error,
+            "/dev/sda3",
+            "200M is smaller than the 300M mkfs.xfs makes at least",
+        );
+        part(&mut ml, 3).size = 300 * MIB;
+        assert!(!has_errors(&validate(&ml)), "{:#?}", validate(&ml));
     }
 
     #[test]

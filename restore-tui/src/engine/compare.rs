@@ -12,12 +12,12 @@
 //! `mkrescue verify --against` uses too.
 
 use super::nuke::disk_maps;
-use super::plan::{under, DiskMap};
+use super::plan::DiskMap;
 use super::volumes::{backup_at, say_uncovered};
 use anyhow::{bail, Context};
 use rescue_core::compare::{compare_tree, CompareOptions, CompareProgress, CompareReport};
 use rescue_core::mountinfo;
-use rescue_core::mountlist::{partition_path, Filesystem, FsType, Mountlist};
+use rescue_core::mountlist::{partition_path, Filesystem, FsType, MountPointError, Mountlist};
 use rescue_core::runner::{Cmd, RealRunner, Runner};
 use rescue_core::signature::Trust;
 use rescue_core::size::format_bytes;
@@ -133,7 +133,11 @@ impl RoMount<'_> {
 
 /// The filesystems of `ml` with a mount point (swap aside), on the disks `maps` names (a
 /// disk without a map keeps its name), under `root`: parents before children.
-pub fn ro_mounts<'a>(ml: &'a Mountlist, maps: &[DiskMap], root: &Path) -> Vec<RoMount<'a>> {
+pub fn ro_mounts<'a>(
+    ml: &'a Mountlist,
+    maps: &[DiskMap],
+    root: &Path,
+) -> Result<Vec<RoMount<'a>>, MountPointError> {
     let mut list = Vec::new();
     for disk in &ml.disks {
         let target = maps
@@ -146,24 +150,23 @@ pub fn ro_mounts<'a>(ml: &'a Mountlist, maps: &[DiskMap], root: &Path) -> Vec<Ro
             Some((partition_path(target, p.number), f))
         });
         for (device, fs) in whole.chain(parts) {
-            let Some(mp) = fs.target_mount_point() else {
+            let Some(mp) = fs.target_mount()? else {
                 continue;
             };
             if fs.fs_type != FsType::Swap {
                 list.push(RoMount {
                     device,
-                    dir: under(root, mp),
+                    dir: mp.under(root),
                     fs,
                 });
             }
         }
     }
-    let depth = |mp: &str| mp.split('/').filter(|c| !c.is_empty()).count();
+    // Parents first: the directories are the mount points in normal form under one root.
     list.sort_by(|a, b| {
-        let (a, b) = (a.mount_point(), b.mount_point());
-        (depth(a), a).cmp(&(depth(b), b))
+        (a.dir.components().count(), &a.dir).cmp(&(b.dir.components().count(), &b.dir))
     });
-    list
+    Ok(list)
 }
 
 /// Mounts the filesystems of `ml` read-only under `root` (on the disks of `maps`),
@@ -179,7 +182,7 @@ pub fn run_compare(
     show: usize,
     progress: &mut dyn FnMut(&CompareProgress<'_>),
 ) -> anyhow::Result<CompareOutcome> {
-    let mounts = ro_mounts(ml, maps, root);
+    let mounts = ro_mounts(ml, maps, root).context("cannot mount the filesystems to compare")?;
     if !mounts.iter().any(|m| m.mount_point() == "/") {
         bail!("the mountlist has no root filesystem (mount point /): nothing to compare");
     }
@@ -490,7 +493,7 @@ mod tests {
     #[test]
     fn mounts_are_read_only_on_the_mapped_disk_parents_first() {
         let ml = mountlist();
-        let mounts = ro_mounts(&ml, &maps(), Path::new("/mnt/restore"));
+        let mounts = ro_mounts(&ml, &maps(), Path::new("/mnt/restore")).unwrap();
         let lines: Vec<String> = mounts.iter().map(|m| m.mount_cmd().to_string()).collect();
         assert_eq!(
             lines,
@@ -504,7 +507,7 @@ mod tests {
             "unmount /mnt/restore/home"
         );
         // Unmapped, a disk keeps its name.
-        let same = ro_mounts(&ml, &[], Path::new("/r"));
+        let same = ro_mounts(&ml, &[], Path::new("/r")).unwrap();
         assert_eq!(same[0].device, "/dev/vdzy2");
     }
 

@@ -30,9 +30,9 @@ use super::mkfs;
 use super::partition::{self, Table, TableError};
 use rescue_core::mountlist::render;
 use rescue_core::mountlist::resize::{map_disks, FitError, ResizeMode, TargetDisk};
-use rescue_core::mountlist::validate::{validate, Problem, Severity};
+use rescue_core::mountlist::validate::{validate, Place, Problem, Severity};
 use rescue_core::mountlist::{
-    BootMode, Disk, Filesystem, FsType, Mountlist, Partition, PartitionTable,
+    BootMode, Disk, Filesystem, FsType, MountPoint, Mountlist, Partition, PartitionTable,
 };
 use rescue_core::restore_files::{within, Selection};
 use rescue_core::runner::Cmd;
@@ -405,7 +405,9 @@ pub enum PlanError {
 
 fn fit_heading(e: &FitError) -> &'static str {
     match e {
-        FitError::TooSmall { .. } | FitError::FixedTooLarge { .. } => "the layout does not fit",
+        FitError::TooSmall { .. } | FitError::FixedTooLarge { .. } | FitError::NoRoom { .. } => {
+            "the layout does not fit"
+        }
         _ => "the disk mapping cannot be used",
     }
 }
@@ -539,8 +541,8 @@ pub fn plan_with(
     let mut steps = Vec::new();
     partition_steps(&works, &tables, &mut steps);
     format_steps(&works, &mut steps);
-    let mounts = mount_list(&layout, actions, &choices.root);
-    let untouched = untouched_list(&layout, actions);
+    let mounts = mount_list(&layout, actions, &choices.root)?;
+    let untouched = untouched_list(&layout, actions)?;
     action_notes(&works, &untouched, &mounts, &mut notes);
     for m in &mounts {
         steps.push(Step::Run {
@@ -583,7 +585,7 @@ pub fn plan_with(
     // An untouched root is not mounted: fstab, the boot loader and the log live in it.
     let root_untouched = untouched
         .iter()
-        .find(|u| u.mount_point.as_deref() == Some("/"));
+        .find(|u| u.mount_point.as_ref().is_some_and(MountPoint::is_root));
     if let Some(u) = root_untouched {
         notes.push(format!(
             "the root filesystem {} is left untouched: its fstab is not rewritten, the boot \
@@ -599,7 +601,9 @@ pub fn plan_with(
             });
         }
         let boot_untouched = untouched.iter().find(|u| {
-            u.mount_point.as_deref() == Some("/boot")
+            u.mount_point
+                .as_ref()
+                .is_some_and(|m| m.as_str() == "/boot")
                 || layout.boot.esp.as_deref() == Some(u.device.as_str())
         });
         match (choices.boot_loader, boot_untouched) {
@@ -792,7 +796,7 @@ fn format_steps(works: &[DiskWork], steps: &mut Vec<Step>) {
 /// A filesystem to mount while restoring.
 #[derive(Debug, Clone)]
 struct MountSpec {
-    mount_point: String,
+    mount_point: MountPoint,
     dir: PathBuf,
     device: String,
     fs_type: FsType,
@@ -804,8 +808,8 @@ fn mount_list(
     layout: &Mountlist,
     actions: &BTreeMap<String, PartitionAction>,
     root: &Path,
-) -> Vec<MountSpec> {
-    let mut list: Vec<MountSpec> = layout
+) -> Result<Vec<MountSpec>, PlanError> {
+    let mounted = layout
         .disks
         .iter()
         .flat_map(filesystems)
@@ -816,52 +820,74 @@ fn mount_list(
             }
             PartitionAction::KeepAsIs => true,
             PartitionAction::Untouched => false,
-        })
-        .filter_map(|(device, f)| {
-            let mp = f.target_mount_point()?;
-            Some(MountSpec {
-                mount_point: mp.to_string(),
-                dir: under(root, mp),
+        });
+    let mut list = Vec::new();
+    for (device, f) in mounted {
+        if let Some(mp) = mount_point_of(device, f)? {
+            list.push(MountSpec {
+                dir: mp.under(root),
+                mount_point: mp,
                 device: device.to_string(),
                 fs_type: f.fs_type.clone(),
-            })
-        })
-        .collect();
+            });
+        }
+    }
     list.sort_by(|a, b| {
-        (depth(&a.mount_point), &a.mount_point).cmp(&(depth(&b.mount_point), &b.mount_point))
+        (a.mount_point.depth(), &a.mount_point).cmp(&(b.mount_point.depth(), &b.mount_point))
     });
-    list
+    Ok(list)
+}
+
+/// The mount point of `fs` in normal form, the only form the plan joins onto its root.
+/// Validation refuses a bad one before the plan is built: this stays an error, not a
+/// panic, should a layout ever reach here unchecked.
+fn mount_point_of(device: &str, fs: &Filesystem) -> Result<Option<MountPoint>, PlanError> {
+    fs.target_mount().map_err(|e| {
+        PlanError::InvalidAfterFit(vec![Problem {
+            severity: Severity::Error,
+            place: Place::Filesystem {
+                device: device.to_string(),
+            },
+            message: e.to_string(),
+        }])
+    })
 }
 
 /// A filesystem (or partition) left untouched.
 struct Untouched {
     device: String,
-    mount_point: Option<String>,
+    mount_point: Option<MountPoint>,
 }
 
 fn untouched_list(
     layout: &Mountlist,
     actions: &BTreeMap<String, PartitionAction>,
-) -> Vec<Untouched> {
-    actions
-        .iter()
-        .filter(|(_, a)| **a == PartitionAction::Untouched)
-        .filter_map(|(device, _)| {
-            let disk = disk_holding(layout, device)?;
-            let part = disk.partitions.iter().find(|p| p.path == *device);
-            if part.is_some_and(Partition::is_extended) {
-                return None;
-            }
-            let fs = match part {
-                Some(p) => p.filesystem.as_ref(),
-                None => disk.filesystem.as_ref(),
-            };
-            Some(Untouched {
-                device: device.clone(),
-                mount_point: fs.and_then(|f| f.target_mount_point()).map(str::to_string),
-            })
-        })
-        .collect()
+) -> Result<Vec<Untouched>, PlanError> {
+    let mut list = Vec::new();
+    for (device, action) in actions {
+        if *action != PartitionAction::Untouched {
+            continue;
+        }
+        let Some(disk) = disk_holding(layout, device) else {
+            continue;
+        };
+        let part = disk.partitions.iter().find(|p| p.path == *device);
+        if part.is_some_and(Partition::is_extended) {
+            continue;
+        }
+        let fs = match part {
+            Some(p) => p.filesystem.as_ref(),
+            None => disk.filesystem.as_ref(),
+        };
+        list.push(Untouched {
+            device: device.clone(),
+            mount_point: match fs {
+                Some(f) => mount_point_of(device, f)?,
+                None => None,
+            },
+        });
+    }
+    Ok(list)
 }
 
 /// The warnings the actions call for: what is left untouched, and kept partitions whose
@@ -886,7 +912,7 @@ fn action_notes(
         if let Some(mp) = &u.mount_point {
             let inside: Vec<&str> = mounts
                 .iter()
-                .filter(|m| m.mount_point != *mp && is_below(&m.mount_point, mp))
+                .filter(|m| m.mount_point != *mp && m.mount_point.is_within(mp))
                 .map(|m| m.mount_point.as_str())
                 .collect();
             if !inside.is_empty() {
@@ -914,19 +940,11 @@ fn action_notes(
     }
 }
 
-/// Mount point `path` is `mp` or lies below it.
-fn is_below(path: &str, mp: &str) -> bool {
-    within(
-        path.trim_matches('/').as_bytes(),
-        mp.trim_matches('/').as_bytes(),
-    )
-}
-
 /// The captured paths whose contents would land in the untouched mount point `mp` (for
 /// [`Selection::exclude`]): `mp` itself where no rename moves it, and the source of
 /// each rename that lands in or above it.
-fn excluded_for(mp: &str, renames: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
-    let mp = mp.trim_matches('/').as_bytes().to_vec();
+fn excluded_for(mp: &MountPoint, renames: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
+    let mp = mp.relative().as_bytes().to_vec();
     let join = |a: &[u8], b: &[u8]| -> Vec<u8> {
         match (a.is_empty(), b.is_empty()) {
             (true, _) => b.to_vec(),
@@ -958,20 +976,6 @@ fn excluded_for(mp: &str, renames: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>> {
     out
 }
 
-fn depth(mount_point: &str) -> usize {
-    mount_point.split('/').filter(|c| !c.is_empty()).count()
-}
-
-/// `/home` under `/mnt/restore` is `/mnt/restore/home`; `/` is the root itself.
-pub fn under(root: &Path, mount_point: &str) -> PathBuf {
-    let rel = mount_point.trim_start_matches('/');
-    if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    }
-}
-
 fn boot_loader_steps(
     layout: &Mountlist,
     mounts: &[MountSpec],
@@ -983,8 +987,8 @@ fn boot_loader_steps(
         BootMode::Bios => {
             let boot = mounts
                 .iter()
-                .find(|m| m.mount_point == "/boot")
-                .or_else(|| mounts.iter().find(|m| m.mount_point == "/"));
+                .find(|m| m.mount_point.as_str() == "/boot")
+                .or_else(|| mounts.iter().find(|m| m.mount_point.is_root()));
             let Some(disk) = boot
                 .and_then(|m| disk_holding(layout, &m.device))
                 .map(|d| &d.path)
@@ -1023,7 +1027,7 @@ fn boot_loader_steps(
     };
     let binds: Vec<(&str, PathBuf)> = ["/dev", "/proc", "/sys"]
         .into_iter()
-        .map(|d| (d, under(root, d)))
+        .map(|d| (d, root.join(d.trim_start_matches('/'))))
         .collect();
     steps.push(Step::Run {
         phase: Phase::Finish,
@@ -1173,5 +1177,33 @@ impl fmt::Display for Plan {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures;
+
+    /// Validation refuses such a layout first; the plan's own joins refuse it as well.
+    #[test]
+    fn a_mount_point_leading_out_of_the_root_is_never_joined_onto_it() {
+        let mut layout = fixtures::mountlist();
+        let home = &mut layout.disks[0].partitions[2];
+        let device = home.path.clone();
+        home.filesystem.as_mut().unwrap().mount_point = Some("/home/../../etc".into());
+
+        let root = Path::new("/mnt/restore");
+        let err = mount_list(&layout, &BTreeMap::new(), root).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!(
+                "{device}: mount point \"/home/../../etc\" has a \"..\""
+            )),
+            "{msg}"
+        );
+        let untouched = BTreeMap::from([(device, PartitionAction::Untouched)]);
+        assert!(untouched_list(&layout, &untouched).is_err());
+        assert!(mount_list(&layout, &untouched, root).is_ok());
     }
 }

@@ -194,8 +194,9 @@ fn esp_efi_dir(layout: &Mountlist) -> Option<String> {
     }
     let esp = layout.boot.esp.as_deref()?;
     let (_, fs) = layout.filesystems().find(|(dev, _)| *dev == esp)?;
-    let mp = fs.target_mount_point()?;
-    Some(format!("{}/EFI", mp.trim_end_matches('/')))
+    // The plan's layout passed validation: its mount points are in normal form.
+    let mp = fs.target_mount().ok()??;
+    Some(format!("{}/EFI", mp.as_str().trim_end_matches('/')))
 }
 
 /// Follows a nuke's events to tell whether grub-install ran: its step started and ended
