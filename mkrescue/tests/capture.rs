@@ -230,7 +230,9 @@ fn captures_a_gpt_disk_from_its_sysfs_and_images() {
     assert_eq!(fs1["mount_options"], "rw,relatime,errors=remount-ro");
     assert_eq!(fs1["fstab"]["kind"], "label");
     assert_eq!(fs1["fstab"]["pass"], 1);
-    assert!(fs1["used_bytes"].as_u64().is_some());
+    // The miniature mountinfo names a directory of the host, which is another filesystem
+    // than the image's: its usage is not taken for the image's.
+    assert!(fs1["used_bytes"].is_null(), "{fs1}");
 
     let fs2 = &disk["partitions"][1]["filesystem"];
     assert_eq!(fs2["type"], "swap");

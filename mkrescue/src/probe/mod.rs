@@ -58,7 +58,7 @@ pub fn capture(root: &Path, paths: &SystemPaths, captured_at: u64) -> anyhow::Re
     for mount in selection.mounts {
         let (major, minor) = device_number(&mount.entry, &paths.dev)?;
         let what = format!("{} ({})", mount.relative, mount.entry.source);
-        let used_bytes = used_bytes(&mount.entry.mount_point);
+        let used_bytes = used_bytes(&mount.entry);
         let device_use = |partition| DeviceUse {
             partition,
             what: Use::Mount {
@@ -280,8 +280,14 @@ fn choose_esp(disks: &[Disk]) -> Option<String> {
     mounted.or(esps.first()).map(|p| p.path.clone())
 }
 
-fn used_bytes(mount_point: &Path) -> Option<u64> {
-    let st = rustix::fs::statvfs(mount_point).ok()?;
+/// The bytes in use on a mounted filesystem; None when what is at its mount point now is
+/// not that filesystem (mounted over, or gone).
+fn used_bytes(entry: &mountinfo::MountEntry) -> Option<u64> {
+    let at = fs::metadata(&entry.mount_point).ok()?;
+    if at.dev() != rustix::fs::makedev(entry.major, entry.minor) {
+        return None;
+    }
+    let st = rustix::fs::statvfs(&entry.mount_point).ok()?;
     Some(st.f_blocks.saturating_sub(st.f_bfree) * st.f_frsize)
 }
 
