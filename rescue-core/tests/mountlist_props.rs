@@ -324,6 +324,7 @@ fn build(plan: &LayoutPlan, damage: Option<&Damage>) -> Mountlist {
         boot: Boot {
             mode: BootMode::Bios,
             esp: None,
+            paths: None,
         },
         disks: vec![disk],
         unsupported: Vec::new(),

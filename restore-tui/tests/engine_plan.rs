@@ -1054,3 +1054,84 @@ fn mount_points_never_lead_outside_the_root() {
         );
     }
 }
+
+/// The grub-install and bootctl commands a plan of `ml` (with its boot paths set to
+/// `paths`, JSON) runs onto /dev/vdb, and its notes.
+fn boot_commands(mut ml: Mountlist, paths: &str) -> (Vec<String>, Vec<String>) {
+    ml.boot.paths = Some(serde_json::from_str(paths).expect("boot paths parse"));
+    let plan = make_plan(&ml, &onto(&ml, "/dev/vdb", ml.disks[0].sectors), true).unwrap();
+    let runner = Recording::new();
+    let (result, _, _) = run(&plan, &runner);
+    result.unwrap();
+    let installs = runner
+        .transcript()
+        .into_iter()
+        .filter(|c| c.contains("grub-install") || c.contains("bootctl"))
+        .collect();
+    (installs, plan.warnings.clone())
+}
+
+#[test]
+fn every_captured_boot_path_is_reinstalled_on_the_mapped_disk() {
+    // GRUB in the MBR and the BIOS boot partition, at the ESP's fallback path and under
+    // EFI/debian with a firmware entry: the hybrid layout Debian's installers make.
+    let (installs, _) = boot_commands(
+        gpt_uefi(),
+        r#"[{"kind": "mbr", "disk": "/dev/sda", "loader": "grub"},
+            {"kind": "bios_boot_partition", "disk": "/dev/sda", "partition": 4,
+             "loader": "grub"},
+            {"kind": "esp_file", "disk": "/dev/sda", "partition": 1,
+             "path": "EFI/BOOT/BOOTX64.EFI", "loader": "grub"},
+            {"kind": "esp_file", "disk": "/dev/sda", "partition": 1,
+             "path": "EFI/debian/grubx64.efi", "loader": "grub"},
+            {"kind": "esp_file", "disk": "/dev/sda", "partition": 1,
+             "path": "EFI/debian/shimx64.efi", "loader": "shim"},
+            {"kind": "nvram", "number": 1, "description": "debian",
+             "file": "\\EFI\\debian\\shimx64.efi"}]"#,
+    );
+    let chroot = "chroot /mnt/restore grub-install";
+    assert_eq!(
+        installs,
+        [
+            format!("{chroot} --target=i386-pc /dev/vdb"),
+            format!("{chroot} --target=x86_64-efi --efi-directory=/boot/efi --removable"),
+            format!(
+                "{chroot} --target=x86_64-efi --efi-directory=/boot/efi --bootloader-id=debian"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_source_without_a_boot_loader_gets_none() {
+    let (installs, notes) = boot_commands(mbr_bios(), "[]");
+    assert!(installs.is_empty(), "{installs:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("the source had no boot loader")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn systemd_boot_is_reinstalled_with_bootctl_and_other_loaders_are_named() {
+    let (installs, notes) = boot_commands(
+        gpt_uefi(),
+        r#"[{"kind": "esp_file", "disk": "/dev/sda", "partition": 1,
+             "path": "EFI/systemd/systemd-bootx64.efi", "loader": "systemd-boot"},
+            {"kind": "esp_file", "disk": "/dev/sda", "partition": 1,
+             "path": "EFI/BOOT/BOOTX64.EFI", "loader": "systemd-boot"},
+            {"kind": "mbr", "disk": "/dev/sda", "loader": "other"}]"#,
+    );
+    assert_eq!(
+        installs,
+        ["chroot /mnt/restore bootctl install --esp-path=/boot/efi"]
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("another boot loader in the MBR of /dev/sda")),
+        "{notes:?}"
+    );
+}

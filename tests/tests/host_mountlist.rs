@@ -357,9 +357,18 @@ fn captures_gpt_and_mbr_loop_disks_under_a_root() {
     // boot: a system captured under --root boots with UEFI when it has an ESP (unmounted,
     // but it is the ESP), whatever this machine boots with
     let boot = &ml["boot"];
-    check.keys("boot", boot, &["mode", "esp"]);
+    check.keys("boot", boot, &["mode", "esp", "paths"]);
     check.eq("boot.mode", s(boot, "mode"), Some("uefi".to_string()));
     check.eq("boot.esp", s(boot, "esp"), Some(esp.clone()));
+    // No boot code in either MBR (sfdisk writes none); the ESP is not mounted here (this
+    // kernel has no vfat), so its files are not known.
+    check.eq(
+        "boot.paths",
+        boot.get("paths").cloned(),
+        Some(serde_json::json!([
+            {"kind": "esp_unread", "disk": gpt.device(), "partition": 1}
+        ])),
+    );
 
     // nothing unsupported here; warnings for the fstab entries that are not mounted
     check.eq("unsupported", list(&ml, "unsupported").len(), 0);

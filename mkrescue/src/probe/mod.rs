@@ -1,6 +1,7 @@
 //! Capturing the disk layout of a running host (or of the system mounted under a
 //! directory) into a mountlist, from /proc, /sys and the disks themselves.
 
+mod boot_paths;
 mod disk;
 mod fsident;
 pub mod fstab;
@@ -113,9 +114,15 @@ pub fn capture(root: &Path, paths: &SystemPaths, captured_at: u64) -> anyhow::Re
     }
 
     let esp = choose_esp(&disks);
+    // The firmware's boot entries are the running host's, not a system's under --root.
+    let efivars = paths.sys.join("firmware/efi/efivars");
+    let efivars = (root == Path::new("/") && efivars.is_dir()).then_some(efivars.as_path());
+    let boot_paths = boot_paths::find(&disks, &paths.dev, &root, efivars);
+    warnings.extend(boot_paths.warnings);
     let boot = Boot {
         mode: boot_mode(&root, sysfs.efi_firmware(), esp.is_some()),
         esp,
+        paths: Some(boot_paths.paths),
     };
     Ok(Mountlist {
         version: MOUNTLIST_VERSION,

@@ -3,6 +3,7 @@
 //! Sizes and offsets are in logical sectors of the disk they belong to; the format is
 //! described for users in docs/mountlist.md.
 
+use super::boot_paths::BootPath;
 use super::mount_point::{MountPoint, MountPointError};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -83,6 +84,11 @@ pub struct Boot {
     /// Device path of the EFI System Partition, when the layout has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esp: Option<String>,
+    /// Every way the source booted, as the capture found them (empty: it had no boot
+    /// loader). Absent in mountlists captured before boot paths were: then the restore
+    /// reinstalls GRUB for the boot mode, as those did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<BootPath>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -287,6 +287,7 @@ mod tests {
             boot: Boot {
                 mode: BootMode::Uefi,
                 esp: Some("/dev/sda1".into()),
+                paths: None,
             },
             disks: vec![Disk {
                 path: "/dev/sda".into(),

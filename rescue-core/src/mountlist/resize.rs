@@ -877,6 +877,7 @@ pub(crate) mod fixtures {
             boot: Boot {
                 mode,
                 esp: esp.map(str::to_string),
+                paths: None,
             },
             disks,
             unsupported: Vec::new(),

@@ -13,7 +13,7 @@
 use super::devices::{self, DevicePaths};
 use super::fstab::{self, FstabChange};
 use super::partition::Table;
-use super::plan::{Plan, Step};
+use super::plan::{BootTool, Plan, Step};
 use rescue_core::restore_files::{
     restore_from, NoMoreVolumes, RestoreOptions, RestoreReport, Selection, VolumeSource,
 };
@@ -378,6 +378,12 @@ const GRUB_INSTALL: [&str; 6] = [
     "sbin/grub2-install",
 ];
 
+/// Where bootctl is in the restored systems we know.
+const BOOTCTL: [&str; 3] = ["usr/bin/bootctl", "bin/bootctl", "usr/sbin/bootctl"];
+
+/// Where the running firmware's variables are: present only on UEFI firmware.
+const EFIVARS: &str = "/sys/firmware/efi/efivars";
+
 struct Log {
     text: String,
     start: Instant,
@@ -659,8 +665,17 @@ fn run_step(
             }
             outcome.fstab = done;
         }
-        Step::InstallBootLoader { root, cmd } => {
-            let found = GRUB_INSTALL
+        Step::InstallBootLoader {
+            root,
+            tool,
+            nvram,
+            cmd,
+        } => {
+            let names: &[&str] = match tool {
+                BootTool::Grub => &GRUB_INSTALL,
+                BootTool::Bootctl => &BOOTCTL,
+            };
+            let found = names
                 .iter()
                 .find(|rel| native.exists(&root.join(rel)))
                 .map(|rel| rel.rsplit('/').next().unwrap_or(rel));
@@ -670,12 +685,30 @@ fn run_step(
                     if let Some(arg) = cmd.args.get_mut(1) {
                         *arg = program.into();
                     }
+                    // Firmware boot entries can be written only on UEFI firmware; GRUB's
+                    // other EFI installs never touch them.
+                    let efi_target = cmd.args.iter().any(|a| a == "--target=x86_64-efi");
+                    let on_uefi = native.exists(Path::new(EFIVARS));
+                    match tool {
+                        BootTool::Grub
+                            if efi_target
+                                && !(*nvram && on_uefi)
+                                && !cmd.args.iter().any(|a| a == "--removable") =>
+                        {
+                            cmd.args.push("--no-nvram".into());
+                        }
+                        BootTool::Bootctl if !(*nvram && on_uefi) => {
+                            cmd.args.push("--no-variables".into());
+                        }
+                        _ => {}
+                    }
                     run_cmd(runner, &cmd, log)?;
                 }
                 None => {
                     let text = format!(
-                        "the restored system has no grub-install (looked in {}): the boot \
-                         loader was not reinstalled",
+                        "the restored system has no {} (looked in {}): the boot loader was not \
+                         reinstalled",
+                        tool.program(),
                         root.display()
                     );
                     outcome.problems.push(text.clone());

@@ -32,7 +32,8 @@ use rescue_core::mountlist::render;
 use rescue_core::mountlist::resize::{map_disks, FitError, ResizeMode, TargetDisk};
 use rescue_core::mountlist::validate::{validate, Place, Problem, Severity};
 use rescue_core::mountlist::{
-    BootMode, Disk, Filesystem, FsType, MountPoint, Mountlist, Partition, PartitionTable,
+    BootMode, BootPath, Disk, Filesystem, FsType, Loader, MountPoint, Mountlist, Partition,
+    PartitionTable,
 };
 use rescue_core::restore_files::{within, Selection};
 use rescue_core::runner::Cmd;
@@ -127,9 +128,17 @@ pub enum Step {
         path: PathBuf,
         changes: Vec<FstabChange>,
     },
-    /// `chroot ROOT grub-install ...`, when the restored system has grub-install
-    /// (grub2-install is used where that is its name); skipped with a warning otherwise.
-    InstallBootLoader { root: PathBuf, cmd: Cmd },
+    /// `chroot ROOT grub-install ...` (grub2-install where that is its name) or
+    /// `chroot ROOT bootctl install ...`, when the restored system has the tool; skipped
+    /// with a warning otherwise. `nvram`: the install registers a firmware boot entry,
+    /// which only a rescue system running on UEFI firmware can (elsewhere `--no-nvram` or
+    /// `--no-variables` is added when it runs).
+    InstallBootLoader {
+        root: PathBuf,
+        tool: BootTool,
+        nvram: bool,
+        cmd: Cmd,
+    },
     /// Writes the log of the restore so far.
     WriteLog { path: PathBuf },
 }
@@ -613,7 +622,7 @@ pub fn plan_with(
                 u.device
             )),
             (true, None) => {
-                boot_loader_steps(&layout, &mounts, &choices.root, &mut steps, &mut notes)
+                boot_loader_steps(ml, &layout, &mounts, &choices.root, &mut steps, &mut notes)
             }
         }
         steps.push(Step::WriteLog {
@@ -976,55 +985,38 @@ fn excluded_for(mp: &MountPoint, renames: &[(Vec<u8>, Vec<u8>)]) -> Vec<Vec<u8>>
     out
 }
 
+/// A boot loader installation the restore runs inside the restored system.
+struct Install {
+    tool: BootTool,
+    args: Vec<String>,
+    description: String,
+    /// Registers a firmware boot entry when the rescue system runs on UEFI firmware.
+    nvram: bool,
+}
+
 fn boot_loader_steps(
+    original: &Mountlist,
     layout: &Mountlist,
     mounts: &[MountSpec],
     root: &Path,
     steps: &mut Vec<Step>,
     notes: &mut Vec<String>,
 ) {
-    let chroot_args = match layout.boot.mode {
-        BootMode::Bios => {
-            let boot = mounts
-                .iter()
-                .find(|m| m.mount_point.as_str() == "/boot")
-                .or_else(|| mounts.iter().find(|m| m.mount_point.is_root()));
-            let Some(disk) = boot
-                .and_then(|m| disk_holding(layout, &m.device))
-                .map(|d| &d.path)
-            else {
-                notes.push("no disk holds /boot or /: the boot loader is not reinstalled".into());
-                return;
-            };
-            (
-                vec!["--target=i386-pc".to_string(), disk.clone()],
-                format!("reinstall GRUB for BIOS on {disk}, inside the restored system"),
-            )
+    let installs = match &original.boot.paths {
+        None => legacy_install(layout, mounts, notes).into_iter().collect(),
+        Some(paths) if paths.is_empty() => {
+            notes.push(
+                "the source had no boot loader (no boot code in an MBR, no BIOS boot partition \
+                 in use, no loader on an EFI System Partition): none is installed"
+                    .into(),
+            );
+            return;
         }
-        BootMode::Uefi => {
-            let esp = layout.boot.esp.as_deref();
-            let Some(m) = mounts.iter().find(|m| Some(m.device.as_str()) == esp) else {
-                notes.push(format!(
-                    "the EFI System Partition{} is not mounted by the restore (it has no mount \
-                     point): the boot loader is not reinstalled",
-                    esp.map(|e| format!(" {e}")).unwrap_or_default()
-                ));
-                return;
-            };
-            (
-                vec![
-                    "--target=x86_64-efi".to_string(),
-                    format!("--efi-directory={}", m.mount_point),
-                    "--removable".to_string(),
-                ],
-                format!(
-                    "reinstall GRUB for UEFI into the EFI System Partition ({} at {}), inside \
-                     the restored system",
-                    m.device, m.mount_point
-                ),
-            )
-        }
+        Some(paths) => path_installs(original, layout, mounts, paths, notes),
     };
+    if installs.is_empty() {
+        return;
+    }
     let binds: Vec<(&str, PathBuf)> = ["/dev", "/proc", "/sys"]
         .into_iter()
         .map(|d| (d, root.join(d.trim_start_matches('/'))))
@@ -1049,15 +1041,18 @@ fn boot_loader_steps(
                 )),
         });
     }
-    let (args, description) = chroot_args;
-    steps.push(Step::InstallBootLoader {
-        root: root.to_path_buf(),
-        cmd: Cmd::new("chroot")
-            .arg(root)
-            .arg("grub-install")
-            .args(args)
-            .describe(description),
-    });
+    for i in installs {
+        steps.push(Step::InstallBootLoader {
+            root: root.to_path_buf(),
+            tool: i.tool,
+            nvram: i.nvram,
+            cmd: Cmd::new("chroot")
+                .arg(root)
+                .arg(i.tool.program())
+                .args(i.args)
+                .describe(i.description),
+        });
+    }
     for (_, dir) in binds.iter().rev() {
         steps.push(Step::Unmount {
             phase: Phase::Finish,
@@ -1066,6 +1061,233 @@ fn boot_loader_steps(
                 .arg(dir)
                 .describe(format!("unmount {}", dir.display())),
         });
+    }
+}
+
+/// For a mountlist captured before boot paths were: GRUB for the boot mode, on the disk
+/// of /boot (BIOS) or into the ESP's fallback path (UEFI).
+fn legacy_install(
+    layout: &Mountlist,
+    mounts: &[MountSpec],
+    notes: &mut Vec<String>,
+) -> Option<Install> {
+    match layout.boot.mode {
+        BootMode::Bios => {
+            let boot = mounts
+                .iter()
+                .find(|m| m.mount_point.as_str() == "/boot")
+                .or_else(|| mounts.iter().find(|m| m.mount_point.is_root()));
+            let Some(disk) = boot
+                .and_then(|m| disk_holding(layout, &m.device))
+                .map(|d| &d.path)
+            else {
+                notes.push("no disk holds /boot or /: the boot loader is not reinstalled".into());
+                return None;
+            };
+            Some(grub_bios(disk))
+        }
+        BootMode::Uefi => {
+            let esp = layout.boot.esp.as_deref();
+            let Some(m) = mounts.iter().find(|m| Some(m.device.as_str()) == esp) else {
+                notes.push(format!(
+                    "the EFI System Partition{} is not mounted by the restore (it has no mount \
+                     point): the boot loader is not reinstalled",
+                    esp.map(|e| format!(" {e}")).unwrap_or_default()
+                ));
+                return None;
+            };
+            Some(grub_efi_fallback(m))
+        }
+    }
+}
+
+fn grub_bios(disk: &str) -> Install {
+    Install {
+        tool: BootTool::Grub,
+        args: vec!["--target=i386-pc".into(), disk.into()],
+        description: format!("reinstall GRUB for BIOS on {disk}, inside the restored system"),
+        nvram: false,
+    }
+}
+
+fn grub_efi_fallback(esp: &MountSpec) -> Install {
+    Install {
+        tool: BootTool::Grub,
+        args: vec![
+            "--target=x86_64-efi".into(),
+            format!("--efi-directory={}", esp.mount_point),
+            "--removable".into(),
+        ],
+        description: format!(
+            "reinstall GRUB for UEFI into the EFI System Partition ({} at {}), inside the \
+             restored system",
+            esp.device, esp.mount_point
+        ),
+        nvram: false,
+    }
+}
+
+/// The installs that recreate each captured boot path on the mapped disks; what cannot
+/// be recreated is said in a note.
+fn path_installs(
+    original: &Mountlist,
+    layout: &Mountlist,
+    mounts: &[MountSpec],
+    paths: &[BootPath],
+    notes: &mut Vec<String>,
+) -> Vec<Install> {
+    // Disks are found by their place in the mountlist: the mapping keeps the order.
+    let mapped_disk = |disk: &str| {
+        let i = original.disks.iter().position(|d| d.path == disk)?;
+        layout.disks.get(i)
+    };
+    let mapped_partition = |disk: &str, number: u32| {
+        mapped_disk(disk)
+            .and_then(|d| d.partitions.iter().find(|p| p.number == number))
+            .map(|p| p.path.clone())
+    };
+    let mut installs = Vec::new();
+    let mut bios_disks: Vec<String> = Vec::new();
+    // (ESP device, vendor directory or None for the fallback path, loader)
+    let mut efi: Vec<(String, Option<String>, Loader)> = Vec::new();
+    for path in paths {
+        match path {
+            BootPath::Mbr { disk, loader } | BootPath::BiosBootPartition { disk, loader, .. } => {
+                let Some(target) = mapped_disk(disk) else {
+                    notes.push(format!("{path}: that disk is not restored"));
+                    continue;
+                };
+                if *loader != Loader::Grub {
+                    notes.push(format!(
+                        "{path}: only GRUB is reinstalled for BIOS; {} gets no boot code",
+                        target.path
+                    ));
+                    continue;
+                }
+                if !bios_disks.contains(&target.path) {
+                    bios_disks.push(target.path.clone());
+                }
+            }
+            BootPath::EspFile {
+                disk,
+                partition,
+                path: file,
+                loader,
+            } => {
+                let Some(device) = mapped_partition(disk, *partition) else {
+                    notes.push(format!("{path}: that partition is not restored"));
+                    continue;
+                };
+                let mut parts = file.split('/');
+                let vendor = parts.nth(1).unwrap_or_default();
+                let vendor = (!vendor.eq_ignore_ascii_case("boot")).then(|| vendor.to_string());
+                // shim is installed by grub-install with GRUB (where the system has it).
+                let loader = if *loader == Loader::Shim {
+                    Loader::Grub
+                } else {
+                    *loader
+                };
+                let key = (device, vendor, loader);
+                if !efi.contains(&key) {
+                    efi.push(key);
+                }
+            }
+            BootPath::EspUnread { disk, partition } => {
+                let Some(device) = mapped_partition(disk, *partition) else {
+                    notes.push(format!("{path}: that partition is not restored"));
+                    continue;
+                };
+                let key = (device, None, Loader::Grub);
+                if !efi.contains(&key) {
+                    efi.push(key);
+                }
+            }
+            BootPath::Nvram { .. } => {}
+        }
+    }
+    for disk in bios_disks {
+        installs.push(grub_bios(&disk));
+    }
+    let mut bootctl_done: Vec<String> = Vec::new();
+    for (device, vendor, loader) in efi {
+        let Some(m) = mounts.iter().find(|m| m.device == device) else {
+            notes.push(format!(
+                "the EFI System Partition {device} is not mounted by the restore: its boot \
+                 loaders are not reinstalled"
+            ));
+            continue;
+        };
+        match (loader, vendor) {
+            (Loader::Grub | Loader::Shim, None) => installs.push(grub_efi_fallback(m)),
+            (Loader::Grub | Loader::Shim, Some(id)) => {
+                let registered = paths.iter().any(|p| {
+                    matches!(p, BootPath::Nvram { file: Some(f), .. }
+                        if f.to_ascii_lowercase().contains(&format!("\\{}\\", id.to_ascii_lowercase())))
+                });
+                installs.push(Install {
+                    tool: BootTool::Grub,
+                    args: vec![
+                        "--target=x86_64-efi".into(),
+                        format!("--efi-directory={}", m.mount_point),
+                        format!("--bootloader-id={id}"),
+                    ],
+                    description: format!(
+                        "reinstall GRUB for UEFI at EFI/{id} of the EFI System Partition ({} at \
+                         {}){}, inside the restored system",
+                        m.device,
+                        m.mount_point,
+                        if registered {
+                            " and its firmware boot entry when the firmware is UEFI"
+                        } else {
+                            ""
+                        }
+                    ),
+                    nvram: registered,
+                });
+            }
+            (Loader::SystemdBoot, _) => {
+                if bootctl_done.contains(&device) {
+                    continue;
+                }
+                bootctl_done.push(device.clone());
+                installs.push(Install {
+                    tool: BootTool::Bootctl,
+                    args: vec!["install".into(), format!("--esp-path={}", m.mount_point)],
+                    description: format!(
+                        "reinstall systemd-boot on the EFI System Partition ({} at {}), inside \
+                         the restored system",
+                        m.device, m.mount_point
+                    ),
+                    nvram: true,
+                });
+            }
+            (Loader::Other, v) => notes.push(format!(
+                "{} on {device}: not a boot loader the restore can reinstall; the files \
+                 restored onto the ESP are what boots",
+                match v {
+                    Some(id) => format!("EFI/{id}"),
+                    None => "EFI/BOOT/BOOTX64.EFI".into(),
+                }
+            )),
+        }
+    }
+    installs
+}
+
+/// The tool a boot loader is installed with, inside the restored system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootTool {
+    Grub,
+    Bootctl,
+}
+
+impl BootTool {
+    /// The program's usual name (grub2-install is looked for too where GRUB is).
+    pub fn program(self) -> &'static str {
+        match self {
+            BootTool::Grub => "grub-install",
+            BootTool::Bootctl => "bootctl",
+        }
     }
 }
 

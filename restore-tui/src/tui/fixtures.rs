@@ -170,6 +170,7 @@ pub fn mountlist() -> Mountlist {
         boot: Boot {
             mode: BootMode::Uefi,
             esp: Some("/dev/sda1".into()),
+            paths: None,
         },
         disks: vec![gpt_disk("/dev/sda")],
         unsupported: Vec::new(),
@@ -256,6 +257,7 @@ pub fn msdos_mountlist() -> Mountlist {
     ml.boot = Boot {
         mode: BootMode::Bios,
         esp: None,
+        paths: None,
     };
     ml.disks = vec![Disk {
         path: d.into(),
