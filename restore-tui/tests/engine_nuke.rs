@@ -44,6 +44,8 @@ struct Part {
 }
 
 struct Layout {
+    /// The source disk's size in MiB.
+    source_mib: u64,
     /// sfdisk's input.
     script: &'static str,
     parts: Vec<Part>,
@@ -53,6 +55,7 @@ struct Layout {
 
 fn gpt_layout() -> Layout {
     Layout {
+        source_mib: 256,
         script: "label: gpt\n\
             size=32MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=\"EFI system partition\"\n\
             size=112MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=root\n\
@@ -90,6 +93,7 @@ fn gpt_layout() -> Layout {
 
 fn mbr_layout() -> Layout {
     Layout {
+        source_mib: 256,
         script: "label: dos\n\
             start=2048, size=32MiB, type=83, bootable\n\
             size=112MiB, type=83\n\
@@ -123,6 +127,40 @@ fn mbr_layout() -> Layout {
             },
         ],
         targets: vec![256, 400],
+    }
+}
+
+/// An xfs /srv (mkfs.xfs makes none under 300 MiB) beside an ext4 root, restored onto a
+/// spare disk of the same host while the source's xfs is mounted: the kernel mounts a
+/// second xfs with the same UUID only with `nouuid`.
+fn xfs_layout() -> Layout {
+    Layout {
+        source_mib: 420,
+        script: "label: gpt\n\
+            size=80MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=root\n\
+            size=310MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=srv\n\
+            size=16MiB, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F\n",
+        parts: vec![
+            Part {
+                number: 1,
+                fs: "ext4",
+                args: &["-L", "rootfs"],
+                mount: Some("/"),
+            },
+            Part {
+                number: 2,
+                fs: "xfs",
+                args: &["-L", "srv"],
+                mount: Some("/srv"),
+            },
+            Part {
+                number: 3,
+                fs: "swap",
+                args: &[],
+                mount: None,
+            },
+        ],
+        targets: vec![420],
     }
 }
 
@@ -181,7 +219,7 @@ fn under(root: &Path, mount: &str) -> std::path::PathBuf {
 /// The source system, mounted under `root`, with an fstab naming filesystems by label,
 /// by UUID and swap by device, and a corpus on every mounted filesystem.
 fn make_source(layout: &Layout, root: &Path) -> (LoopDisk, Mounts) {
-    let mut disk = LoopDisk::new(256 * MIB);
+    let mut disk = LoopDisk::new(layout.source_mib * MIB);
     disk.partition(layout.script);
     let mut fstab = String::from("# written by engine_nuke.rs\n");
     for p in &layout.parts {
@@ -287,10 +325,12 @@ fn check_target(
     // The restored trees, mounted read-only as the source is.
     let mut mounts = Mounts::new();
     for p in by_depth(layout) {
+        // The source's xfs is mounted too, with the same UUID.
+        let options = if p.fs == "xfs" { "ro,nouuid" } else { "ro" };
         mounts.mount(
             &target.partition_path(p.number),
             &under(restored, p.mount.unwrap()),
-            Some("ro"),
+            Some(options),
         );
     }
     let fstab = fs::read_to_string(restored.join("etc/fstab")).unwrap();
@@ -471,7 +511,7 @@ fn nuke_layout(layout: &Layout, name: &str) {
         for p in layout.parts.iter().filter(|p| p.mount.is_some()) {
             let was = ml.disks[0].partition(p.number).unwrap().size;
             let now = new_size(p.number);
-            let ok = match size.cmp(&256) {
+            let ok = match size.cmp(&layout.source_mib) {
                 std::cmp::Ordering::Equal => now == was,
                 std::cmp::Ordering::Greater => now > was,
                 std::cmp::Ordering::Less => now < was,
@@ -496,4 +536,12 @@ fn nuke_a_gpt_disk_onto_the_same_a_bigger_and_a_smaller_size() {
 #[test]
 fn nuke_an_mbr_disk_with_logical_partitions_onto_the_same_and_a_bigger_size() {
     nuke_layout(&mbr_layout(), "mbr");
+}
+
+#[test]
+fn nuke_onto_a_spare_disk_while_the_source_xfs_is_mounted() {
+    if !require_tools(&["mkfs.xfs", "xfs_repair"]) {
+        return;
+    }
+    nuke_layout(&xfs_layout(), "xfs");
 }

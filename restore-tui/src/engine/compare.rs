@@ -91,7 +91,8 @@ impl RoMount<'_> {
     pub fn mount_options(&self) -> String {
         match self.fs.fs_type.as_str() {
             "ext3" | "ext4" => "ro,noload".into(),
-            "xfs" => "ro,norecovery".into(),
+            // nouuid: the disk may be a copy of an xfs mounted on this host.
+            "xfs" => "ro,norecovery,nouuid".into(),
             "vfat" => {
                 let shaping = |o: &&str| {
                     let key = o.split('=').next().unwrap_or(o);

@@ -566,6 +566,7 @@ pub fn plan_with(
             dir: m.dir.clone(),
             cmd: Cmd::new("mount")
                 .args(["-t", m.fs_type.as_str()])
+                .args(restore_mount_options(&m.fs_type))
                 .arg(&m.device)
                 .arg(&m.dir)
                 .describe(format!(
@@ -1272,6 +1273,17 @@ fn path_installs(
         }
     }
     installs
+}
+
+/// Options the restore mounts a filesystem with: an xfs with the UUID of one already
+/// mounted (the source itself, when restoring onto a spare disk of the same host) mounts
+/// only with `nouuid`.
+fn restore_mount_options(fs_type: &FsType) -> Vec<&'static str> {
+    if fs_type.as_str() == "xfs" {
+        vec!["-o", "nouuid"]
+    } else {
+        Vec::new()
+    }
 }
 
 /// The tool a boot loader is installed with, inside the restored system.
