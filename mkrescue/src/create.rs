@@ -333,11 +333,7 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         .iter()
         .map(|n| n.split('|').next().unwrap_or(n).to_string())
         .collect();
-    for name in &tools_missing {
-        warnings.push(format!(
-            "{name} is not installed here: the rescue system will not have it"
-        ));
-    }
+    warnings.extend(missing_tool_warnings(&tools_missing, &ml));
     skel::add_skeleton(&mut tree).context("adding the rescue system's skeleton")?;
 
     let wanted = wanted_modules(&args.system.procfs, &ml, &args.modules);
@@ -786,4 +782,50 @@ fn write_to_device(volumes: &[WrittenVolume], device: &Path) -> anyhow::Result<(
         device.display()
     );
     Ok(())
+}
+
+/// A warning for each missing tool the restore of `ml` may need: a tool for a kind of
+/// filesystem the host does not have is no loss.
+fn missing_tool_warnings(missing: &[String], ml: &Mountlist) -> Vec<String> {
+    let kinds: std::collections::BTreeSet<&str> = ml
+        .filesystems()
+        .map(|(_, f)| match f.fs_type.as_str() {
+            "ext2" | "ext3" | "ext4" => "ext",
+            other => other,
+        })
+        .collect();
+    missing
+        .iter()
+        .filter(|name| tools::needed_only_for(name).is_none_or(|kind| kinds.contains(kind)))
+        .map(|name| format!("{name} is not installed here: the rescue system will not have it"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tools_the_layout_needs_are_warned_about() {
+        let ml = mountlist::from_json(
+            r#"{"version": 1,
+                "host": {"hostname": "h", "root": "/", "kernel_release": "6.1", "captured_at": 0},
+                "boot": {"mode": "bios"},
+                "disks": [{"path": "/dev/vda", "sectors": 2097152, "logical_sector_size": 512,
+                           "physical_sector_size": 512, "table": {"type": "none"},
+                           "filesystem": {"type": "ext4", "mount_point": "/"}}]}"#,
+        )
+        .unwrap();
+        let missing: Vec<String> = ["mkfs.btrfs", "xfs_repair", "mkfs.ext4", "efibootmgr"]
+            .map(String::from)
+            .to_vec();
+        let warned = missing_tool_warnings(&missing, &ml);
+        assert_eq!(
+            warned,
+            [
+                "mkfs.ext4 is not installed here: the rescue system will not have it",
+                "efibootmgr is not installed here: the rescue system will not have it",
+            ]
+        );
+    }
 }

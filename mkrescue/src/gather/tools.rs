@@ -92,6 +92,20 @@ pub const DEFAULT_TOOLS: &[&str] = &[
     "less|more",
 ];
 
+/// The filesystem type a tool is only needed for: a host without any such filesystem
+/// is not warned that it lacks the tool.
+pub fn needed_only_for(tool: &str) -> Option<&'static str> {
+    Some(match tool {
+        "mke2fs" | "mkfs.ext2" | "mkfs.ext3" | "mkfs.ext4" | "e2label" | "tune2fs" | "e2fsck"
+        | "resize2fs" => "ext",
+        "mkfs.xfs" | "xfs_admin" | "xfs_db" | "xfs_repair" => "xfs",
+        "mkfs.vfat" | "mkfs.fat" | "fatlabel" | "fsck.fat" => "vfat",
+        "mkfs.btrfs" | "btrfs" => "btrfs",
+        "mkswap" | "swaplabel" => "swap",
+        _ => return None,
+    })
+}
+
 /// Nice to have in the expert shell; gathered when present, and nobody needs a warning
 /// when they are not.
 pub const OPTIONAL_TOOLS: &[&str] = &[
