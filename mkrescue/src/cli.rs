@@ -102,7 +102,8 @@ impl SystemArgs {
 }
 
 /// Runs mkrescue with the process arguments and returns the exit code:
-/// 0 success, 1 failure, 2 usage error.
+/// 0 success, 1 failure, 2 usage error, 3 media made without part of the host
+/// ([`crate::create::EXIT_INCOMPLETE`]).
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -162,7 +162,14 @@ pub struct Summary {
     /// Milliseconds each phase took.
     pub timings: Timings,
     pub warnings: Vec<String>,
+    /// Mounted filesystems of the host that these media cannot restore (on a storage
+    /// stack this version does not capture) and that no exclude left out on purpose: the
+    /// run then exits with [`EXIT_INCOMPLETE`].
+    pub left_out: Vec<String>,
 }
+
+/// The exit code of a run that made media but left part of the host out.
+pub const EXIT_INCOMPLETE: i32 = 3;
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Timings {
@@ -281,7 +288,16 @@ pub fn run(args: &CreateArgs) -> anyhow::Result<i32> {
             );
         }
     }
-    Ok(0)
+    if summary.left_out.is_empty() {
+        return Ok(0);
+    }
+    eprintln!(
+        "error: these media cannot restore all of this host: {} left out; they restore the \
+         rest. Exclude what you mean to leave out (-E), or back it up by other means (exit \
+         code {EXIT_INCOMPLETE})",
+        summary.left_out.join("; ")
+    );
+    Ok(EXIT_INCOMPLETE)
 }
 
 pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
@@ -485,7 +501,24 @@ pub fn create(args: &CreateArgs) -> anyhow::Result<Summary> {
         signed_by: signed_by.map(|k| k.fingerprint()),
         timings,
         warnings,
+        left_out: left_out(&ml, &args.exclude),
     })
+}
+
+/// The mounted filesystems these media cannot restore, unless an exclude names them.
+fn left_out(ml: &Mountlist, excludes: &[String]) -> Vec<String> {
+    let rules = Rules {
+        includes: Vec::new(),
+        excludes: excludes.to_vec(),
+    };
+    ml.unsupported
+        .iter()
+        .filter_map(|u| {
+            let mp = u.mount_point.as_deref()?;
+            (!rules.excludes(mp.trim_start_matches('/').as_bytes()))
+                .then(|| format!("{mp} ({}, {})", u.device, u.kind))
+        })
+        .collect()
 }
 
 /// Modules loaded now, the built-in set, the filesystems of the layout and the user's.
@@ -804,6 +837,38 @@ fn missing_tool_warnings(missing: &[String], ml: &Mountlist) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mounted_filesystems_on_unsupported_stacks_are_left_out_unless_excluded() {
+        let mut ml = mountlist::from_json(
+            r#"{"version": 1,
+                "host": {"hostname": "h", "root": "/", "kernel_release": "6.1", "captured_at": 0},
+                "boot": {"mode": "bios"}, "disks": []}"#,
+        )
+        .unwrap();
+        let lv = |device: &str, mp: Option<&str>| rescue_core::mountlist::Unsupported {
+            device: device.into(),
+            kind: rescue_core::mountlist::UnsupportedKind::LvmLogicalVolume,
+            detail: String::new(),
+            mount_point: mp.map(String::from),
+        };
+        ml.unsupported = vec![
+            lv("/dev/mapper/sys-root", Some("/")),
+            lv("/dev/mapper/sys-srv", Some("/srv")),
+            lv("/dev/mapper/sys-unused", None),
+        ];
+        assert_eq!(
+            left_out(&ml, &[]),
+            [
+                "/ (/dev/mapper/sys-root, LVM logical volume)",
+                "/srv (/dev/mapper/sys-srv, LVM logical volume)"
+            ]
+        );
+        assert_eq!(
+            left_out(&ml, &["/srv".to_string()]),
+            ["/ (/dev/mapper/sys-root, LVM logical volume)"]
+        );
+    }
 
     #[test]
     fn only_tools_the_layout_needs_are_warned_about() {

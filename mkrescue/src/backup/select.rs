@@ -197,6 +197,15 @@ impl Iterator for Walker {
     }
 }
 
+impl Rules {
+    /// Whether an exclude pattern leaves out `rel` (relative to the captured root, "var").
+    pub fn excludes(&self, rel: &[u8]) -> bool {
+        self.excludes
+            .iter()
+            .any(|pattern| matches_rule(pattern.as_bytes(), rel))
+    }
+}
+
 /// Does `pattern` select `rel` (or a directory above it)?
 fn matches_rule(pattern: &[u8], rel: &[u8]) -> bool {
     if let Some(anchored) = pattern.strip_prefix(b"/") {

@@ -194,6 +194,7 @@ fn take_filesystem(
                 device: device.to_string(),
                 kind,
                 detail,
+                mount_point: None,
             });
             None
         }
@@ -285,5 +286,6 @@ pub fn unsupported_stack(info: &DiskInfo, detail: &str) -> Option<Unsupported> {
         device,
         kind,
         detail,
+        mount_point: None,
     })
 }

@@ -197,7 +197,10 @@ fn add_use(
             .entry(node.disk)
             .or_default()
             .push(device_use(node.partition)),
-        Some(stack) => {
+        Some(mut stack) => {
+            if let Use::Mount { mount, .. } = device_use(None).what {
+                stack.mount_point = Some(mount.relative);
+            }
             read.unsupported.push(stack);
             // The disks underneath are captured so their partitions show in the layout.
             let mut below = info.slaves.clone();

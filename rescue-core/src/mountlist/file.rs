@@ -125,6 +125,7 @@ mod tests {
             device: "/dev/sdz1".into(),
             kind: UnsupportedKind::LvmPhysicalVolume,
             detail: "PV x".into(),
+            mount_point: None,
         });
         ml.warnings.push("a warning".into());
         ml

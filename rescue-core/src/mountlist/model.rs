@@ -505,6 +505,10 @@ pub struct Unsupported {
     /// What it holds or where it is mounted, for the user.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// The mount point (relative to the captured root, "/var") of the filesystem on it
+    /// that the capture left out, when one is mounted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_point: Option<String>,
 }
 
 impl Mountlist {

@@ -337,6 +337,7 @@ mod tests {
                 device: "/dev/sdb1".into(),
                 kind: UnsupportedKind::LvmPhysicalVolume,
                 detail: "PV abc".into(),
+                mount_point: None,
             }],
             warnings: vec![],
         }
