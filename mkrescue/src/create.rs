@@ -603,6 +603,13 @@ fn write_backup(
         Compression::Gzip => 6,
         _ => 3,
     });
+    // Each filesystem through a private bind of it; unmounted (when `binds` drops) before
+    // the scratch directory that holds them is removed.
+    let mount_points: Vec<String> = ml
+        .filesystems()
+        .filter_map(|(_, f)| f.mount_point.clone())
+        .collect();
+    let mut binds = backup_mod::binds::bind_filesystems(&root, &mount_points, scratch);
     let opts = BackupOptions {
         root: root.clone(),
         rules: Rules {
@@ -611,6 +618,7 @@ fn write_backup(
         },
         devices: backed_up_devices(&root, ml),
         skip: vec![args.output.clone(), scratch.to_path_buf()],
+        sources: binds.sources.clone(),
         set_size,
         compression: args.compress,
         level,
@@ -682,7 +690,9 @@ fn write_backup(
     volume_time += t.elapsed();
 
     let seconds = started.elapsed().as_secs_f64();
-    let mut warnings = summary.plan.warnings;
+    let mut warnings = std::mem::take(&mut binds.warnings);
+    drop(binds);
+    warnings.extend(summary.plan.warnings);
     warnings.extend(summary.store.warnings.iter().cloned());
     for f in &summary.store.changed {
         warnings.push(format!(

@@ -59,6 +59,7 @@ fn backup_corpus(compression: Compression, set_size: u64, big: Option<u64>) -> M
         rules: Rules::default(),
         devices: HashSet::from([fs::metadata(&source).unwrap().dev()]),
         skip: vec![scratch.clone()],
+        sources: Vec::new(),
         set_size,
         compression,
         level: 3,

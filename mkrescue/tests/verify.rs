@@ -49,6 +49,7 @@ fn backup(compression: Compression) -> Backup {
         rules: Rules::default(),
         devices: HashSet::from([fs::metadata(&source).unwrap().dev()]),
         skip: vec![scratch.clone()],
+        sources: Vec::new(),
         set_size: 1 << 20,
         compression,
         level: 3,

@@ -245,3 +245,73 @@ fn assert_private(dir: &Path) {
         }
     }
 }
+
+/// What lies under mount points is backed up: the static /dev nodes of the root, the mode
+/// of the /proc directory, a file hidden by a filesystem mounted over its directory.
+#[test]
+fn what_lies_under_mount_points_is_backed_up() {
+    if !require_qemu() || !require_root_or_skip() {
+        return;
+    }
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    let _lock = host_lock();
+    let work = tempfile::tempdir().unwrap();
+    let (_disk, _mount) = source(work.path(), 64 * MIB, MIB);
+    let root = work.path().join("root");
+    fs::create_dir(root.join("dev")).unwrap();
+    run(Command::new("mknod")
+        .arg(root.join("dev/console"))
+        .args(["c", "5", "1"]));
+    fs::create_dir(root.join("proc")).unwrap();
+    fs::set_permissions(root.join("proc"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir(root.join("tmp")).unwrap();
+    fs::write(root.join("tmp/under-the-mount"), b"hidden").unwrap();
+    // What the running system mounts over them (not block devices: not captured).
+    let _over: Vec<Mount> = [
+        ("dev", "mode=755"),
+        ("proc", "mode=555"),
+        ("tmp", "mode=1777"),
+    ]
+    .into_iter()
+    .map(|(dir, options)| {
+        run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(root.join(dir)));
+        Mount::adopt(&root.join(dir))
+    })
+    .collect();
+    let out = work.path().join("out");
+    let result = create(&root, &out, &["--output-format", "dir"]);
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let target = work.path().join("restored");
+    let restored = Command::new(qemu_tests::restore_tui_bin().unwrap())
+        .arg("--media")
+        .arg(&out)
+        .arg("--target")
+        .arg(&target)
+        .arg("--yes")
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let console = fs::symlink_metadata(target.join("dev/console")).unwrap();
+    assert!(console.file_type().is_char_device());
+    // The kernel's encoding of 5:1.
+    assert_eq!(console.rdev(), 0x0501);
+    assert_eq!(
+        fs::metadata(target.join("proc")).unwrap().mode() & 0o7777,
+        0o755
+    );
+    assert_eq!(
+        fs::read(target.join("tmp/under-the-mount")).unwrap(),
+        b"hidden"
+    );
+}

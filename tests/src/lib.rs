@@ -756,6 +756,13 @@ impl Mount {
     pub fn target(&self) -> &Path {
         &self.target
     }
+
+    /// Takes over a mount made otherwise (`mount -t tmpfs ...`): unmounted on drop.
+    pub fn adopt(target: &Path) -> Mount {
+        Mount {
+            target: target.to_path_buf(),
+        }
+    }
 }
 
 impl Drop for Mount {

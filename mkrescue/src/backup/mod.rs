@@ -2,6 +2,7 @@
 //! metadata (`meta`), plan the catalog and the sets (`plan`, pass 1), then store the data
 //! (`store`, pass 2) through the compression `pipeline`.
 
+pub mod binds;
 pub mod meta;
 pub mod pipeline;
 pub mod plan;
@@ -23,6 +24,9 @@ pub struct BackupOptions {
     pub devices: HashSet<u64>,
     /// Directories never entered (the output and scratch folders).
     pub skip: Vec<PathBuf>,
+    /// Where each filesystem is read from (see [`select::Walker::with_sources`]); empty:
+    /// the live tree.
+    pub sources: Vec<(Vec<u8>, PathBuf)>,
     pub set_size: u64,
     pub compression: Compression,
     pub level: i32,
@@ -54,7 +58,8 @@ pub fn run(
         opts.rules.clone(),
         opts.devices.clone(),
         &opts.skip,
-    );
+    )
+    .with_sources(opts.sources.clone());
     // Pass 1 plans on its own thread while pass 2 stores what is planned; sets finished
     // before the catalog is complete wait, so the caller sees the catalog before any set.
     let (tx, rx) = std::sync::mpsc::sync_channel::<plan::PlanItem>(4096);

@@ -33,8 +33,10 @@ pub struct WalkProblem {
     pub error: std::io::Error,
 }
 
-/// (path relative to the root, path on the host) of a directory's entries, sorted.
-type Children = std::vec::IntoIter<(Vec<u8>, PathBuf)>;
+/// (path relative to the root, path on the host) of a directory's entries, sorted, and
+/// whether that directory's content belongs to a filesystem being backed up (else only
+/// the way down to the mount points of those is taken).
+type Children = (std::vec::IntoIter<(Vec<u8>, PathBuf)>, bool);
 
 pub struct Walker {
     root: PathBuf,
@@ -43,6 +45,11 @@ pub struct Walker {
     devices: HashSet<u64>,
     /// (dev, ino) of directories never to enter: the output and scratch folders.
     skip: HashSet<(u64, u64)>,
+    /// Where each filesystem backed up is read from, by its mount point relative to the
+    /// root ("" for the root): a directory that shows that filesystem alone (a private
+    /// bind mount of it), so what lies under its mount points is seen and nothing mounted
+    /// over it hides anything. Empty: the live tree, filesystems told apart by `devices`.
+    sources: std::collections::BTreeMap<Vec<u8>, PathBuf>,
     /// The sorted children still to visit of each directory being walked, deepest last.
     stack: Vec<Children>,
     started: bool,
@@ -72,10 +79,24 @@ impl Walker {
             devices,
             skip,
             stack: Vec::new(),
+            sources: Default::default(),
             started: false,
             used,
             problems: Vec::new(),
         }
+    }
+
+    /// Reads each filesystem from its own directory (see the field `sources`).
+    pub fn with_sources(mut self, sources: Vec<(Vec<u8>, PathBuf)>) -> Walker {
+        self.sources = sources.into_iter().collect();
+        self
+    }
+
+    /// Whether `rel` lies on the way to the mount point of a filesystem backed up.
+    fn leads_to_source(&self, rel: &[u8]) -> bool {
+        self.sources
+            .keys()
+            .any(|mp| mp.len() > rel.len() && mp.starts_with(rel) && mp[rel.len()] == b'/')
     }
 
     /// The patterns that matched nothing in the whole walk (worth a warning).
@@ -119,7 +140,7 @@ impl Walker {
         false
     }
 
-    fn list(&mut self, rel: &[u8], host: &Path) -> Children {
+    fn list(&mut self, rel: &[u8], host: &Path, captured: bool) -> Children {
         let entries = match fs::read_dir(host) {
             Ok(it) => it,
             Err(error) => {
@@ -127,7 +148,7 @@ impl Walker {
                     host: host.to_path_buf(),
                     error,
                 });
-                return Vec::new().into_iter();
+                return (Vec::new().into_iter(), captured);
             }
         };
         let mut children: Vec<(Vec<u8>, PathBuf)> = Vec::new();
@@ -149,7 +170,7 @@ impl Walker {
             }
         }
         children.sort();
-        children.into_iter()
+        (children.into_iter(), captured)
     }
 }
 
@@ -159,16 +180,30 @@ impl Iterator for Walker {
     fn next(&mut self) -> Option<Visit> {
         if !self.started {
             self.started = true;
-            let root = self.root.clone();
-            let children = self.list(b"", &root);
+            let (root, captured) = match self.sources.get(&b""[..]) {
+                Some(dir) => (dir.clone(), true),
+                // With sources, the filesystems backed up are exactly those: a root that is
+                // not among them is only the way down to them.
+                None => (self.root.clone(), self.sources.is_empty()),
+            };
+            let children = self.list(b"", &root, captured);
             self.stack.push(children);
         }
         loop {
-            let children = self.stack.last_mut()?;
-            let Some((rel, host)) = children.next() else {
+            let (children, captured) = self.stack.last_mut()?;
+            let captured = *captured;
+            let Some((rel, mut host)) = children.next() else {
                 self.stack.pop();
                 continue;
             };
+            // Another filesystem backed up is mounted here: read it from its own directory.
+            let source = self.sources.get(&rel).cloned();
+            if let Some(dir) = &source {
+                host.clone_from(dir);
+            } else if !captured && !self.leads_to_source(&rel) {
+                // Not part of a filesystem backed up, nor on the way to one.
+                continue;
+            }
             let meta = match fs::symlink_metadata(&host) {
                 Ok(m) => m,
                 // Gone between the listing and now: nothing to back up.
@@ -187,8 +222,9 @@ impl Iterator for Walker {
                 }
                 // A mount point of a filesystem that is not backed up is kept as an empty
                 // directory, so the restore recreates the place it is mounted on.
-                if self.devices.contains(&meta.dev()) {
-                    let children = self.list(&rel, &host);
+                let inside = source.is_some() || (captured && self.devices.contains(&meta.dev()));
+                if inside || self.leads_to_source(&rel) {
+                    let children = self.list(&rel, &host, inside);
                     self.stack.push(children);
                 }
             }
@@ -244,6 +280,85 @@ fn is_ancestor_of_pattern(rel: &[u8], pattern: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn write(root: &Path, files: &[&str]) {
+        for f in files {
+            let p = root.join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            if f.ends_with('/') {
+                fs::create_dir_all(&p).unwrap();
+            } else {
+                fs::write(p, b"x").unwrap();
+            }
+        }
+    }
+
+    fn walked(w: Walker) -> Vec<(String, PathBuf)> {
+        w.map(|v| (String::from_utf8(v.rel).unwrap(), v.host))
+            .collect()
+    }
+
+    /// Each filesystem read from its own directory (as a private bind shows it): what lies
+    /// under a mount point of another filesystem is skipped for that filesystem's root,
+    /// and under mount points of filesystems not backed up (/proc) it is seen.
+    #[test]
+    fn with_sources_each_filesystem_is_read_from_its_own_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let (rootfs, homefs) = (d.path().join("rootfs"), d.path().join("homefs"));
+        write(
+            &rootfs,
+            &["dev/console", "proc/", "home/hidden-under-mount"],
+        );
+        write(&homefs, &["ann/notes"]);
+        let dev = fs::metadata(d.path()).unwrap().dev();
+        let w = Walker::new(
+            Path::new("/nonexistent-live-root"),
+            Rules::default(),
+            HashSet::from([dev]),
+            &[],
+        )
+        .with_sources(vec![
+            (Vec::new(), rootfs.clone()),
+            (b"home".to_vec(), homefs.clone()),
+        ]);
+        assert_eq!(
+            walked(w),
+            [
+                ("dev".to_string(), rootfs.join("dev")),
+                ("dev/console".into(), rootfs.join("dev/console")),
+                ("home".into(), homefs.clone()),
+                ("home/ann".into(), homefs.join("ann")),
+                ("home/ann/notes".into(), homefs.join("ann/notes")),
+                ("proc".into(), rootfs.join("proc")),
+            ]
+        );
+    }
+
+    /// A filesystem backed up whose parent is not (the ESP of a root that could not be
+    /// captured): the way down to it is taken, nothing else of the parent.
+    #[test]
+    fn a_filesystem_below_one_not_backed_up_is_still_reached() {
+        let d = tempfile::tempdir().unwrap();
+        let (live, esp) = (d.path().join("live"), d.path().join("esp"));
+        write(&live, &["etc/passwd", "boot/vmlinuz", "boot/efi/"]);
+        write(&esp, &["EFI/BOOT/BOOTX64.EFI"]);
+        // The live root is not among the devices backed up; the ESP (here on the same
+        // test filesystem) is told by its source.
+        let dev = fs::metadata(&esp).unwrap().dev();
+        let w = Walker::new(&live, Rules::default(), HashSet::from([dev]), &[])
+            .with_sources(vec![(b"boot/efi".to_vec(), esp.clone())]);
+        let rels: Vec<String> = walked(w).into_iter().map(|(r, _)| r).collect();
+        assert_eq!(
+            rels,
+            [
+                "boot",
+                "boot/efi",
+                "boot/efi/EFI",
+                "boot/efi/EFI/BOOT",
+                "boot/efi/EFI/BOOT/BOOTX64.EFI"
+            ]
+        );
+    }
 
     fn tree() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
