@@ -55,6 +55,90 @@ pub fn root_place(ml: &Mountlist, images: &[PathBuf]) -> Option<RootPlace> {
     None
 }
 
+/// What can be seen of the restored disks' boot paths from outside, one line a disk: the
+/// boot code in its MBR, what its BIOS boot partitions and EFI System Partitions hold.
+/// For a boot check that saw no sign of life: was there anything to boot?
+pub fn outside_view(images: &[PathBuf]) -> Vec<String> {
+    images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| {
+            let name = format!("disk {} ({})", i + 1, image.display());
+            match disk_view(image) {
+                Ok(parts) => format!("{name}: {}", parts.join("; ")),
+                Err(e) => format!("{name}: cannot be read: {e}"),
+            }
+        })
+        .collect()
+}
+
+fn disk_view(image: &Path) -> anyhow::Result<Vec<String>> {
+    use rescue_core::mountlist::boot_paths::{bios_boot_loader, mbr_loader};
+    use rescue_core::mountlist::GPT_TYPE_BIOS_BOOT;
+    let mut f = File::open(image)?;
+    let sectors = f.metadata()?.len() / 512;
+    let mut out = Vec::new();
+    let mut first = [0u8; 512];
+    f.read_exact(&mut first)?;
+    out.push(match mbr_loader(&first) {
+        Some(loader) => format!("MBR boot code: {loader}"),
+        None => "no boot code in the MBR".into(),
+    });
+    let table = read_table(&mut f, "disk", sectors, 512)?;
+    for p in &table.partitions {
+        if p.gpt
+            .as_ref()
+            .is_some_and(|g| g.type_guid == GPT_TYPE_BIOS_BOOT)
+        {
+            let mut sector = [0u8; 512];
+            f.seek(SeekFrom::Start(p.start * 512))?;
+            f.read_exact(&mut sector)?;
+            out.push(match bios_boot_loader(&sector) {
+                Some(loader) => format!("BIOS boot partition {}: {loader}", p.number),
+                None => format!("BIOS boot partition {}: empty", p.number),
+            });
+        }
+        if p.is_esp() {
+            out.push(format!(
+                "EFI System Partition {}: {}",
+                p.number,
+                esp_loaders(image, p.start * 512)
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The .efi files under EFI/ of the FAT filesystem at `offset` of `image`, listed by
+/// mtools (this host may not mount vfat).
+fn esp_loaders(image: &Path, offset: u64) -> String {
+    let listing = std::process::Command::new("mdir")
+        .args(["-/", "-b", "-i"])
+        .arg(format!("{}@@{offset}", image.display()))
+        .arg("::/EFI")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .output();
+    match listing {
+        Ok(out) if out.status.success() => {
+            let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.to_ascii_lowercase().ends_with(".efi"))
+                .map(|l| l.trim_start_matches("::/").to_string())
+                .collect();
+            if files.is_empty() {
+                "no .efi file under EFI/".into()
+            } else {
+                files.join(", ")
+            }
+        }
+        Ok(out) => format!(
+            "no EFI directory ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("not looked at (mdir: {e})"),
+    }
+}
+
 /// What an ext superblock says about its mounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MountStamp {
@@ -179,5 +263,83 @@ mod tests {
             Some("system up")
         );
         assert_eq!(serial_sign("web01 login:", Some("system up")), None);
+    }
+}
+
+#[cfg(test)]
+mod outside_tests {
+    use super::*;
+    use std::process::Command;
+
+    fn run(cmd: &mut Command) {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A GPT image made by sfdisk, with GRUB's signature in the MBR, an empty BIOS boot
+    /// partition and an ESP (mkfs.vfat, mtools) holding the fallback loader.
+    #[test]
+    fn the_outside_view_names_what_each_boot_path_holds() {
+        let tools = ["sfdisk", "mkfs.vfat", "mmd", "mcopy", "mdir"];
+        if tools.iter().any(|t| {
+            !Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        }) {
+            // The tools tier: scripts/setup installs them; CI runs with them.
+            assert!(std::env::var("CI").is_err(), "{tools:?} are needed");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let image = d.path().join("disk.img");
+        File::create(&image).unwrap().set_len(64 << 20).unwrap();
+        let mut sfdisk = Command::new("sfdisk");
+        sfdisk.arg(&image).stdin(std::process::Stdio::piped());
+        let mut child = sfdisk.stdout(std::process::Stdio::null()).spawn().unwrap();
+        std::io::Write::write_all(
+            child.stdin.as_mut().unwrap(),
+            b"label: gpt\nstart=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649\n\
+              size=40MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n",
+        )
+        .unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+        let esp = d.path().join("esp.img");
+        File::create(&esp).unwrap().set_len(40 << 20).unwrap();
+        run(Command::new("mkfs.vfat").arg(&esp));
+        let loader = d.path().join("BOOTX64.EFI");
+        std::fs::write(&loader, b"MZ").unwrap();
+        run(Command::new("mmd")
+            .arg("-i")
+            .arg(&esp)
+            .args(["::/EFI", "::/EFI/BOOT"]));
+        run(Command::new("mcopy")
+            .arg("-i")
+            .arg(&esp)
+            .arg(&loader)
+            .arg("::/EFI/BOOT/BOOTX64.EFI"));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&image)
+            .unwrap();
+        f.seek(SeekFrom::Start(4096 * 512)).unwrap();
+        std::io::Write::write_all(&mut f, &std::fs::read(&esp).unwrap()).unwrap();
+        f.seek(SeekFrom::Start(0x180)).unwrap();
+        std::io::Write::write_all(&mut f, b"GRUB").unwrap();
+        drop(f);
+        let view = outside_view(&[image.clone()]);
+        assert_eq!(
+            view,
+            [format!(
+                "disk 1 ({}): MBR boot code: GRUB; BIOS boot partition 1: empty; EFI System \
+                 Partition 2: EFI/BOOT/BOOTX64.EFI",
+                image.display()
+            )]
+        );
     }
 }

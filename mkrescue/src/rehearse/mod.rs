@@ -497,10 +497,18 @@ fn boot_check(run: &Run<'_>, report: &mut Report) -> anyhow::Result<()> {
             ),
             None => "the mountlist has no / to watch".to_string(),
         };
+        // A silent console says nothing: say what can be seen from outside.
+        let firmware = vm.firmware_log();
         format!(
-            "no sign of the restored system within {} s ({watched}); {powered}. Serial log \
-             tail:\n{}",
+            "no sign of the restored system within {} s ({watched}); {powered}. What the \
+             disks hold:\n  {}\nThe firmware's last words:\n{}\nSerial log tail:\n{}",
             limit.as_secs(),
+            boot_check::outside_view(images).join("\n  "),
+            if firmware.trim().is_empty() {
+                "(nothing)".to_string()
+            } else {
+                tail(&firmware, 10)
+            },
             tail(&log, 20)
         )
     };

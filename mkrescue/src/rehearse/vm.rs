@@ -95,6 +95,9 @@ pub struct VmFiles {
     pub serial_log: PathBuf,
     pub serial_socket: PathBuf,
     pub monitor_socket: PathBuf,
+    /// What the firmware says on its debug port (0x402): SeaBIOS tells which device it
+    /// boots from, or that there is none.
+    pub firmware_log: PathBuf,
     /// A copy of OVMF's variable store (UEFI only): the guest writes to it.
     pub ovmf_vars: PathBuf,
     /// Blank disk `i` is `blank_disks[i]`.
@@ -107,6 +110,7 @@ impl VmFiles {
             serial_log: dir.join("serial.log"),
             serial_socket: dir.join("serial.sock"),
             monitor_socket: dir.join("monitor.sock"),
+            firmware_log: dir.join("firmware.log"),
             ovmf_vars: dir.join("OVMF_VARS.fd"),
             blank_disks: (0..blank_disks)
                 .map(|i| dir.join(format!("disk{i}.img")))
@@ -146,6 +150,10 @@ pub fn qemu_args(opts: &VmOptions, files: &VmFiles) -> Vec<OsString> {
             "unix:{},server=on,wait=off",
             opt_value(&files.monitor_socket)
         ),
+        "-chardev".into(),
+        format!("file,id=fwlog,path={}", opt_value(&files.firmware_log)),
+        "-device".into(),
+        "isa-debugcon,iobase=0x402,chardev=fwlog".into(),
     ];
     if opts.firmware == Firmware::Uefi {
         a.push("-drive".into());
@@ -258,6 +266,13 @@ impl Vm {
 
     pub fn serial_log(&self) -> String {
         fs::read(&self.files.serial_log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// What the firmware wrote on its debug port so far.
+    pub fn firmware_log(&self) -> String {
+        fs::read(&self.files.firmware_log)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     }
