@@ -332,7 +332,7 @@ mod outside_tests {
         f.seek(SeekFrom::Start(0x180)).unwrap();
         std::io::Write::write_all(&mut f, b"GRUB").unwrap();
         drop(f);
-        let view = outside_view(&[image.clone()]);
+        let view = outside_view(std::slice::from_ref(&image));
         assert_eq!(
             view,
             [format!(
