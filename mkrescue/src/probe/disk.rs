@@ -134,12 +134,18 @@ pub fn read_contents<R: Read + Seek>(
         if part.is_extended() {
             continue; // its sectors hold the chain of logical partition tables
         }
-        let detected = superblock::detect(dev, part.start * lss, part.size * lss)
+        // A GPT entry can say any LBA; one past every byte offset is beyond the disk, and
+        // the table's warning about it says so.
+        let (Some(start), Some(len)) = (part.start.checked_mul(lss), part.size.checked_mul(lss))
+        else {
+            continue;
+        };
+        let detected = superblock::detect(dev, start, len)
             .with_context(|| format!("reading the superblock of {}", part.path))?;
         part.filesystem = take_filesystem(detected, &part.path, out);
     }
     if contents.table == PartitionTable::None {
-        let detected = superblock::detect(dev, 0, sectors * lss)
+        let detected = superblock::detect(dev, 0, sectors.saturating_mul(lss))
             .with_context(|| format!("reading the superblock of {path}"))?;
         contents.filesystem = take_filesystem(detected, path, out);
     }
