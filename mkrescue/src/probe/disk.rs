@@ -7,10 +7,10 @@ use super::table;
 use super::{fsident, guid};
 use anyhow::Context;
 use rescue_core::mountlist::{
-    Disk, Filesystem, FsType, PartitionTable, Unsupported, UnsupportedKind,
+    Disk, Filesystem, FsType, Partition, PartitionTable, Unsupported, UnsupportedKind,
 };
 use std::fs::File;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read, Seek};
 use std::path::Path;
 
 /// How the captured system uses a device on this disk.
@@ -30,6 +30,8 @@ pub struct DeviceUse {
     pub what: Use,
 }
 
+/// What reading disks found besides the disks: warnings, and storage this version cannot
+/// recreate.
 #[derive(Debug, Default)]
 pub struct DiskRead {
     pub warnings: Vec<String>,
@@ -63,10 +65,7 @@ pub fn read_disk(
             })
         }
     };
-    let read = table::read_table(&mut file, &path, sectors, lss)
-        .with_context(|| format!("reading the partition table of {path}"))?;
-    out.warnings.extend(read.warnings);
-
+    let contents = read_contents(&mut file, &path, sectors, lss, out)?;
     let mut disk = Disk {
         path: path.clone(),
         sectors,
@@ -74,26 +73,11 @@ pub fn read_disk(
         physical_sector_size: info.physical_block_size.max(lss),
         model: info.model.clone(),
         serial: info.serial.clone(),
-        table: read.table,
-        partitions: read.partitions,
-        filesystem: None,
+        table: contents.table,
+        partitions: contents.partitions,
+        filesystem: contents.filesystem,
     };
     compare_with_kernel(&disk, info, &mut out.warnings);
-
-    let lss = u64::from(lss);
-    for part in disk.partitions.iter_mut() {
-        if part.is_extended() {
-            continue; // its sectors hold the chain of logical partition tables
-        }
-        let detected = superblock::detect(&mut file, part.start * lss, part.size * lss)
-            .with_context(|| format!("reading the superblock of {}", part.path))?;
-        part.filesystem = take_filesystem(detected, &part.path, out);
-    }
-    if disk.table == PartitionTable::None {
-        let detected = superblock::detect(&mut file, 0, disk.size_bytes())
-            .with_context(|| format!("reading the superblock of {path}"))?;
-        disk.filesystem = take_filesystem(detected, &path, out);
-    }
 
     for device_use in uses {
         let slot = match device_use.partition {
@@ -115,6 +99,57 @@ pub fn read_disk(
         }
     }
     Ok(disk)
+}
+
+/// What a disk's device holds: its partition table, the filesystem on each partition, or
+/// the filesystem on the whole disk when it has no table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contents {
+    pub table: PartitionTable,
+    pub partitions: Vec<Partition>,
+    pub filesystem: Option<Filesystem>,
+}
+
+/// Reads the partition table and the superblocks of a disk of `sectors` logical sectors of
+/// `lss` bytes from `dev` (the disk's device node, or an image); named `path` in messages
+/// and partition paths. Warnings and unsupported storage go to `out`. Pure over
+/// `Read + Seek`: the capture and the fuzz targets call it.
+pub fn read_contents<R: Read + Seek>(
+    dev: &mut R,
+    path: &str,
+    sectors: u64,
+    lss: u32,
+    out: &mut DiskRead,
+) -> anyhow::Result<Contents> {
+    let read = table::read_table(dev, path, sectors, lss)
+        .with_context(|| format!("reading the partition table of {path}"))?;
+    out.warnings.extend(read.warnings);
+    let mut contents = Contents {
+        table: read.table,
+        partitions: read.partitions,
+        filesystem: None,
+    };
+    let lss = u64::from(lss);
+    for part in contents.partitions.iter_mut() {
+        if part.is_extended() {
+            continue; // its sectors hold the chain of logical partition tables
+        }
+        // A GPT entry can say any LBA; one past every byte offset is beyond the disk, and
+        // the table's warning about it says so.
+        let (Some(start), Some(len)) = (part.start.checked_mul(lss), part.size.checked_mul(lss))
+        else {
+            continue;
+        };
+        let detected = superblock::detect(dev, start, len)
+            .with_context(|| format!("reading the superblock of {}", part.path))?;
+        part.filesystem = take_filesystem(detected, &part.path, out);
+    }
+    if contents.table == PartitionTable::None {
+        let detected = superblock::detect(dev, 0, sectors.saturating_mul(lss))
+            .with_context(|| format!("reading the superblock of {path}"))?;
+        contents.filesystem = take_filesystem(detected, path, out);
+    }
+    Ok(contents)
 }
 
 /// Where the disk itself may not be opened (some sandboxes forbid it even to root), a disk

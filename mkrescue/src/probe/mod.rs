@@ -15,7 +15,10 @@ pub mod sysfs;
 pub mod table;
 
 use anyhow::Context;
-use disk::{DeviceUse, DiskRead, Use};
+/// Reading one disk's table and superblocks from any `Read + Seek`: for the fuzz targets
+/// (fuzz/) and tests, which have no /sys or /dev to capture from.
+pub use disk::{read_contents, Contents, DiskRead};
+use disk::{DeviceUse, Use};
 use rescue_core::mountlist::{Boot, BootMode, Disk, Host, Mountlist, MOUNTLIST_VERSION};
 use std::collections::BTreeMap;
 use std::fs;

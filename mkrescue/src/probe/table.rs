@@ -390,10 +390,15 @@ fn gpt_partitions<R>(
         }
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let path = partition_path(disk.path, number);
-        let Ok(size) = entry.size() else {
+        // Not gptman's `size()`, which overflows on an entry spanning every LBA.
+        let size = entry
+            .ending_lba
+            .checked_sub(entry.starting_lba)
+            .and_then(|n| n.checked_add(1));
+        let Some(size) = size else {
             warnings.push(format!(
-                "{path}: GPT entry ends (LBA {}) before it starts (LBA {}); skipped",
-                entry.ending_lba, entry.starting_lba
+                "{path}: GPT entry from LBA {} to LBA {} is not a range of sectors; skipped",
+                entry.starting_lba, entry.ending_lba
             ));
             continue;
         };
@@ -891,6 +896,53 @@ mod tests {
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
         // Read with the wrong sector size, the header is not found where expected.
         assert!(read_table(&mut Cursor::new(&disk), "/dev/x", 512, 512).is_err());
+    }
+
+    /// A GPT disk of 200 sectors whose entry 1 spans the given LBAs, CRCs right.
+    fn gpt_disk_with(starting_lba: u64, ending_lba: u64) -> Vec<u8> {
+        let mut disk = gpt_disk();
+        let entry = 2 * 512; // entry 1 of the primary array at LBA 2
+        disk[entry..entry + 16].copy_from_slice(&[0xcc; 16]);
+        disk[entry + 16..entry + 32].copy_from_slice(&[0xdd; 16]);
+        disk[entry + 32..entry + 40].copy_from_slice(&starting_lba.to_le_bytes());
+        disk[entry + 40..entry + 48].copy_from_slice(&ending_lba.to_le_bytes());
+        let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+        let array = crc.checksum(&disk[2 * 512..2 * 512 + 128 * 128]);
+        disk[512 + 88..512 + 92].copy_from_slice(&array.to_le_bytes());
+        disk[512 + 16..512 + 20].fill(0);
+        let header = crc.checksum(&disk[512..512 + 92]);
+        disk[512 + 16..512 + 20].copy_from_slice(&header.to_le_bytes());
+        disk
+    }
+
+    fn assert_warns_about(warnings: &[String], path: &str) {
+        let prefix = format!("{path}:");
+        assert!(
+            warnings.iter().any(|w| w.starts_with(&prefix)),
+            "no warning about {path}: {warnings:?}"
+        );
+    }
+
+    #[test]
+    fn gpt_entry_over_the_whole_lba_range_is_skipped_not_an_overflow() {
+        let r = read(&gpt_disk_with(0, u64::MAX)).unwrap();
+        assert_eq!(r.partitions.len(), 1, "{:?}", r.partitions);
+        assert_eq!(r.partitions[0].number, 2);
+        assert_warns_about(&r.warnings, "/dev/sdz1");
+    }
+
+    #[test]
+    fn partition_beyond_any_byte_offset_is_read_without_an_overflow() {
+        // Kept with a warning (outside the usable area); its superblock is not looked for.
+        let disk = gpt_disk_with(1 << 60, (1 << 60) + 7);
+        let mut out = crate::probe::DiskRead::default();
+        let contents =
+            crate::probe::read_contents(&mut Cursor::new(&disk), "/dev/sdz", 200, 512, &mut out)
+                .unwrap();
+        let p = &contents.partitions[0];
+        assert_eq!((p.number, p.start, p.size), (1, 1 << 60, 8));
+        assert_eq!(p.filesystem, None);
+        assert_warns_about(&out.warnings, "/dev/sdz1");
     }
 
     #[test]
