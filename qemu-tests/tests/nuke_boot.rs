@@ -4,7 +4,8 @@
 //!
 //! The source is a GPT loop disk: ext4 / (labelled), ext4 /home, swap, with a corpus on
 //! both filesystems and a stand-in grub-install (a static program that writes down its
-//! arguments, so the boot loader step can be seen to run as the BIOS boot mode says).
+//! arguments, so the boot loader step can be seen to run for the GRUB boot code the source's
+//! MBR holds).
 //! Afterwards, on the host: `sfdisk --verify` accepts the restored table, `e2fsck -fn` each
 //! ext4 filesystem, `blkid -p` shows the mountlist's UUIDs, labels and partition GUIDs, the
 //! fstab names the new swap device, and the trees equal the source.
@@ -53,6 +54,19 @@ fn fake_grub_install(dest: &Path, work: &Path) {
 fn make_source(root: &Path, work: &Path) -> (LoopDisk, Mounts) {
     let mut disk = LoopDisk::new(DISK);
     disk.partition(TABLE);
+    // GRUB's boot code in the protective MBR (its signature is what the capture reads):
+    // the source boots by BIOS, so the restore reinstalls GRUB for BIOS.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(disk.device())
+            .unwrap();
+        f.seek(SeekFrom::Start(0x180)).unwrap();
+        f.write_all(b"GRUB \0Geom\0Hard Disk\0Read\0 Error")
+            .unwrap();
+        f.sync_all().unwrap();
+    }
     let (p1, p2, p3) = (
         disk.partition_path(1),
         disk.partition_path(2),
