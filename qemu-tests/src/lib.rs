@@ -2,6 +2,7 @@
 //! restore-tui, mkrescue, the media), a VM guard that is always killed, and waiting for a
 //! line on the serial console.
 
+pub mod debian;
 pub mod machines;
 mod prerequisites;
 
