@@ -116,7 +116,7 @@ fn boot_and_log_in(
 }
 
 #[test]
-fn the_machine_boots_by_itself_to_a_login_under_ovmf_and_under_seabios() {
+fn boots_by_itself_to_a_running_system_under_ovmf_and_under_seabios() {
     if !required() {
         return;
     }
