@@ -30,7 +30,7 @@ pub struct Found {
 pub fn find(disks: &[Disk], dev_dir: &Path, root: &Path, efivars: Option<&Path>) -> Found {
     let mut found = Found::default();
     for disk in disks {
-        let node = in_dev(dev_dir, &disk.path);
+        let node = super::in_dev_dir(Path::new(&disk.path), dev_dir);
         match read_sector(&node, 0) {
             Ok(sector) => {
                 if let Some(loader) = mbr_loader(&sector) {
@@ -93,13 +93,6 @@ pub fn find(disks: &[Disk], dev_dir: &Path, root: &Path, efivars: Option<&Path>)
         found.paths.extend(nvram_entries(vars));
     }
     found
-}
-
-fn in_dev(dev_dir: &Path, path: &str) -> PathBuf {
-    match path.strip_prefix("/dev/") {
-        Some(rest) => dev_dir.join(rest),
-        None => PathBuf::from(path),
-    }
 }
 
 fn read_sector(node: &Path, offset: u64) -> std::io::Result<[u8; 512]> {

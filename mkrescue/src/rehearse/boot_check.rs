@@ -112,15 +112,17 @@ fn disk_view(image: &Path) -> anyhow::Result<Vec<String>> {
 /// The .efi files under EFI/ of the FAT filesystem at `offset` of `image`, listed by
 /// mtools (this host may not mount vfat).
 fn esp_loaders(image: &Path, offset: u64) -> String {
-    let listing = std::process::Command::new("mdir")
+    use rescue_core::runner::{Cmd, RealRunner, RunError, Runner};
+    let cmd = Cmd::new("mdir")
         .args(["-/", "-b", "-i"])
         .arg(format!("{}@@{offset}", image.display()))
         .arg("::/EFI")
         .env("MTOOLS_SKIP_CHECK", "1")
-        .output();
-    match listing {
-        Ok(out) if out.status.success() => {
-            let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .describe("list the EFI directory of a restored ESP");
+    match RealRunner.run(&cmd) {
+        Ok(out) => {
+            let files: Vec<String> = out
+                .stdout_text()
                 .lines()
                 .filter(|l| l.to_ascii_lowercase().ends_with(".efi"))
                 .map(|l| l.trim_start_matches("::/").to_string())
@@ -131,11 +133,8 @@ fn esp_loaders(image: &Path, offset: u64) -> String {
                 files.join(", ")
             }
         }
-        Ok(out) => format!(
-            "no EFI directory ({})",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-        Err(e) => format!("not looked at (mdir: {e})"),
+        Err(e @ RunError::Failed { .. }) => format!("no EFI directory ({e})"),
+        Err(e) => format!("not looked at ({e})"),
     }
 }
 
