@@ -4,6 +4,7 @@
 //! truncated set, a deleted hash list and a missing volume are each named with the files
 //! they cost; `--against` finds a changed, a deleted and a new file in the live tree.
 
+use host_tests::openssl_key_pair;
 use mkrescue::backup::{self, select::Rules, BackupOptions, SetReady};
 use mkrescue::iso::{self, IsoSource, IsoSpec};
 use mkrescue::volume_writer::set_info;
@@ -924,28 +925,6 @@ fn openssl(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// An ed25519 key pair as `openssl genpkey` makes it: (private, public).
-fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub.pem"));
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "ed25519",
-        "-out",
-        key.to_str().unwrap(),
-    ]);
-    openssl(&[
-        "pkey",
-        "-in",
-        key.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        public.to_str().unwrap(),
-    ]);
-    (key, public)
-}
-
 /// The backup written by the volume writer as two signed volume directories.
 fn signed_volume_dirs(b: &Backup, key: &Path) -> PathBuf {
     use mkrescue::volume_writer::{FirstVolume, OutputFormat, VolumeWriter};
@@ -998,7 +977,7 @@ fn messages_of(report: &Value, kind: &str) -> Vec<String> {
 #[test]
 fn signed_media_verify_with_the_trusted_key_and_openssl_agrees() {
     let b = backup(Compression::Zstd);
-    let (key, public) = key_pair(b.dir.path(), "key");
+    let (key, public) = openssl_key_pair(b.dir.path(), "key");
     let out = signed_volume_dirs(&b, &key);
     for n in [1, 2] {
         let vol = out.join(format!("rescue-{n}/rescue"));
@@ -1052,8 +1031,8 @@ fn signed_media_verify_with_the_trusted_key_and_openssl_agrees() {
 #[test]
 fn a_changed_manifest_a_missing_signature_and_another_key_are_refused() {
     let b = backup(Compression::Zstd);
-    let (key, public) = key_pair(b.dir.path(), "key");
-    let (_, other) = key_pair(b.dir.path(), "other");
+    let (key, public) = openssl_key_pair(b.dir.path(), "key");
+    let (_, other) = openssl_key_pair(b.dir.path(), "other");
     let out = signed_volume_dirs(&b, &key);
     let trusted = ["--trusted-key", public.to_str().unwrap()];
 
@@ -1121,7 +1100,7 @@ fn a_changed_manifest_a_missing_signature_and_another_key_are_refused() {
 #[test]
 fn volume_1s_catalog_and_mountlist_must_be_as_its_manifest_records() {
     let b = backup(Compression::Zstd);
-    let (key, _) = key_pair(b.dir.path(), "key");
+    let (key, _) = openssl_key_pair(b.dir.path(), "key");
     let out = signed_volume_dirs(&b, &key);
     let vol = out.join("rescue-1/rescue");
     let original = fs::read(vol.join("mountlist.json")).unwrap();

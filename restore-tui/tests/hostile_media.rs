@@ -399,19 +399,11 @@ fn with_a_trusted_key_an_altered_set_is_not_restored_at_all() {
     let out = work.path().join("media");
     let vol = write_volume(&out, 1, &m, std::slice::from_ref(&set));
     fs::write(vol.join("rescue/mountlist.json"), mountlist).unwrap();
-    let private = work.path().join("key.pem");
-    let made = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "ed25519", "-out"])
-        .arg(&private)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let (private, public) = host_tests::openssl_key_pair(work.path(), "key");
     let key = rescue_core::signature::SigningKey::read(&private).unwrap();
     let manifest_path = vol.join("rescue/manifest.json");
     let signature = key.sign(&fs::read(&manifest_path).unwrap());
     fs::write(vol.join("rescue/manifest.sig"), signature).unwrap();
-    let public = work.path().join("key.pub.pem");
-    fs::write(&public, key.trusted_key().to_pem().unwrap()).unwrap();
     let set_path = vol.join(rescue_core::media::set_file(1, set.compression));
     let mut bytes = fs::read(&set_path).unwrap();
     let at = bytes.windows(4).position(|w| w == b"good").unwrap();

@@ -5,6 +5,7 @@
 //! a missing signature and another key's are refused, naming the volume. And a directory
 //! volume whose set file is a FIFO is refused at once, not waited on.
 
+use host_tests::openssl_key_pair;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -52,22 +53,6 @@ fn openssl(args: &[&str]) {
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A key pair made by OpenSSL: (private, public).
-fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let key = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub.pem"));
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "ed25519",
-        "-out",
-        key.to_str().unwrap(),
-    ]);
-    let (k, p) = (key.to_str().unwrap(), public.to_str().unwrap());
-    openssl(&["pkey", "-in", k, "-pubout", "-out", p]);
-    (key, public)
 }
 
 /// Signs the volume's manifest as `mkrescue create --sign` does, with OpenSSL.
@@ -159,7 +144,7 @@ fn text(out: &Output) -> String {
 #[test]
 fn signed_media_are_accepted_in_every_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let (key, public) = key_pair(dir.path(), "key");
+    let (key, public) = openssl_key_pair(dir.path(), "key");
     let vol = volume(dir.path(), "[]");
     sign(&vol, &key);
     for (mode, out) in every_mode(&vol, &public, dir.path()) {
@@ -187,8 +172,8 @@ fn assert_refused(vol: &Path, public: &Path, work: &Path, why: &str) {
 #[test]
 fn a_changed_manifest_a_missing_signature_and_another_key_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (key, public) = key_pair(dir.path(), "key");
-    let (_, other) = key_pair(dir.path(), "other");
+    let (key, public) = openssl_key_pair(dir.path(), "key");
+    let (_, other) = openssl_key_pair(dir.path(), "other");
     let vol = volume(dir.path(), "[]");
 
     assert_refused(
@@ -237,7 +222,7 @@ fn restore_files(vol: &Path, target: &Path, extra: &[&str]) -> Output {
 #[test]
 fn a_trusted_key_that_is_a_private_key_is_refused_without_showing_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (key, _) = key_pair(dir.path(), "key");
+    let (key, _) = openssl_key_pair(dir.path(), "key");
     let vol = volume(dir.path(), "[]");
     let trusted = ["--trusted-key", key.to_str().unwrap()];
     let out = restore_files(&vol, &dir.path().join("t"), &trusted);

@@ -190,6 +190,22 @@ pub fn run(cmd: &mut Command) -> String {
     checked(output(cmd))
 }
 
+/// An ed25519 key pair as users make it for signed media (`openssl genpkey`, then
+/// `openssl pkey -pubout`): the private and the public key's PEM files in `dir`.
+pub fn openssl_key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.pem"));
+    let public = dir.join(format!("{name}.pub.pem"));
+    run(command("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key));
+    run(command("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public));
+    (key, public)
+}
+
 /// [`run`] with `stdin` as the command's input.
 pub fn run_with_stdin(cmd: &mut Command, stdin: &str) -> String {
     checked(output_with_stdin(cmd, Some(stdin.as_bytes())))
